@@ -7,14 +7,14 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config git
   libsimdjson-dev libuv1-dev libfmt-dev catch2 libsqlite3-dev sqlite3
-  libbenchmark-dev node-llhttp
+  libbenchmark-dev node-llhttp rapidjson-dev nlohmann-json3-dev
   wrk curl python3
 )
 # Extra sets, selected by flags, for CI jobs that need them.
 for arg in "$@"; do
   case "$arg" in
     --fuzz) packages+=(clang libclang-rt-14-dev) ;;
-    --peers) packages+=(rapidjson-dev nlohmann-json3-dev nginx gnuplot-nox) ;;
+    --peers) packages+=(nginx gnuplot-nox) ;;
     *) echo "install-deps: unknown option $arg" >&2; exit 2 ;;
   esac
 done

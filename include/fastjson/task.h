@@ -1,0 +1,233 @@
+#pragma once
+/// \file task.h
+/// C++20 coroutines for handlers and middleware: `task<T>`, `sleep`,
+/// `offload`.
+///
+/// A handler may be written as a coroutine returning `fastjson::task<>`:
+/// \code
+///   app.get("/slow", [](fastjson::request& req, fastjson::response& res) -> fastjson::task<> {
+///     co_await fastjson::sleep(req.loop(), std::chrono::milliseconds(5));
+///     auto n = co_await fastjson::offload([] { return expensive(); });  // on the thread pool
+///     res.json(n);                                                      // back on the loop thread
+///   });
+/// \endcode
+/// A task is lazy: it starts when awaited (or when the framework starts a
+/// handler). Every resumption after an awaitable happens on the loop thread
+/// that started the task, so a handler never needs locks for its own state.
+/// Exceptions propagate to the awaiting coroutine and, for handlers, to the
+/// error handling (recover middleware, 500 problem+json).
+
+#include <chrono>
+#include <condition_variable>
+#include <coroutine>
+#include <mutex>
+#include <exception>
+#include <functional>
+#include <optional>
+#include <type_traits>
+#include <utility>
+
+#include "fastjson/loop.h"
+
+namespace fastjson {
+
+template <class T = void>
+class task;
+
+namespace detail {
+
+struct final_awaiter {
+  bool await_ready() const noexcept { return false; }
+  template <class P>
+  std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) noexcept {
+    auto& p = h.promise();
+    if (p.continuation) return p.continuation;
+    if (p.on_done) p.on_done(p.on_done_ctx);
+    return std::noop_coroutine();
+  }
+  void await_resume() const noexcept {}
+};
+
+struct promise_base {
+  std::coroutine_handle<> continuation;
+  // For a task started detached by the framework: called when it finishes.
+  void (*on_done)(void*) = nullptr;
+  void* on_done_ctx = nullptr;
+  std::exception_ptr error;
+
+  std::suspend_always initial_suspend() const noexcept { return {}; }
+  final_awaiter final_suspend() const noexcept { return {}; }
+  void unhandled_exception() noexcept { error = std::current_exception(); }
+};
+
+template <class T>
+struct promise : promise_base {
+  std::optional<T> value;
+  task<T> get_return_object() noexcept;
+  template <class U>
+  void return_value(U&& v) {
+    value.emplace(std::forward<U>(v));
+  }
+  T take() {
+    if (error) std::rethrow_exception(error);
+    return std::move(*value);
+  }
+};
+
+template <>
+struct promise<void> : promise_base {
+  task<void> get_return_object() noexcept;
+  void return_void() const noexcept {}
+  void take() {
+    if (error) std::rethrow_exception(error);
+  }
+};
+
+}  // namespace detail
+
+/// A lazily started coroutine producing a `T`. Move-only; destroying a task
+/// that has not finished destroys its frame.
+template <class T>
+class [[nodiscard]] task {
+ public:
+  using promise_type = detail::promise<T>;
+  using handle_type = std::coroutine_handle<promise_type>;
+
+  task() noexcept = default;
+  explicit task(handle_type h) noexcept : h_(h) {}
+  task(task&& o) noexcept : h_(std::exchange(o.h_, {})) {}
+  task& operator=(task&& o) noexcept {
+    if (this != &o) {
+      if (h_) h_.destroy();
+      h_ = std::exchange(o.h_, {});
+    }
+    return *this;
+  }
+  task(const task&) = delete;
+  task& operator=(const task&) = delete;
+  ~task() {
+    if (h_) h_.destroy();
+  }
+
+  bool valid() const noexcept { return static_cast<bool>(h_); }
+  bool done() const noexcept { return !h_ || h_.done(); }
+
+  auto operator co_await() && noexcept {
+    struct awaiter {
+      handle_type h;
+      bool await_ready() const noexcept { return !h || h.done(); }
+      std::coroutine_handle<> await_suspend(std::coroutine_handle<> cont) noexcept {
+        h.promise().continuation = cont;
+        return h;
+      }
+      T await_resume() { return h.promise().take(); }
+    };
+    return awaiter{h_};
+  }
+
+  /// Framework use: starts the task without an awaiting coroutine; `done`
+  /// is called (with `ctx`) when it finishes, successfully or not. The task
+  /// object must outlive the run; read the outcome with `result()`.
+  void start_detached(void (*done)(void*), void* ctx) {
+    h_.promise().on_done = done;
+    h_.promise().on_done_ctx = ctx;
+    h_.resume();
+  }
+  /// The outcome of a finished task: its value, or its exception rethrown.
+  T result() { return h_.promise().take(); }
+
+ private:
+  handle_type h_;
+};
+
+namespace detail {
+template <class T>
+task<T> promise<T>::get_return_object() noexcept {
+  return task<T>(std::coroutine_handle<promise<T>>::from_promise(*this));
+}
+inline task<void> promise<void>::get_return_object() noexcept {
+  return task<void>(std::coroutine_handle<promise<void>>::from_promise(*this));
+}
+
+/// Submits `job` to the process-wide offload thread pool.
+void submit_to_pool(std::function<void()> job);
+}  // namespace detail
+
+/// Suspends the calling coroutine for `d`, then resumes it on `l`'s thread.
+/// Must be awaited on `l`'s thread.
+inline auto sleep(loop& l, std::chrono::milliseconds d) {
+  struct awaiter {
+    loop& l;
+    std::chrono::milliseconds d;
+    bool await_ready() const noexcept { return d.count() <= 0; }
+    void await_suspend(std::coroutine_handle<> h) {
+      l.set_timeout(d, [h] { h.resume(); });
+    }
+    void await_resume() const noexcept {}
+  };
+  return awaiter{l, d};
+}
+
+/// Runs `fn` on the process-wide thread pool (for blocking work: file I/O,
+/// CPU-heavy computation, a blocking client library) and resumes the
+/// awaiting coroutine with its result, or its exception, on the loop thread
+/// that awaited. Awaited off a loop thread, the coroutine resumes on the
+/// pool thread.
+template <class Fn>
+auto offload(Fn fn) {
+  using R = std::invoke_result_t<Fn&>;
+  struct awaiter {
+    Fn fn;
+    std::conditional_t<std::is_void_v<R>, bool, std::optional<R>> value{};
+    std::exception_ptr error;
+    bool await_ready() const noexcept { return false; }
+    void await_suspend(std::coroutine_handle<> h) {
+      loop* home = loop::current();
+      detail::submit_to_pool([this, h, home] {
+        try {
+          if constexpr (std::is_void_v<R>) {
+            fn();
+          } else {
+            value.emplace(fn());
+          }
+        } catch (...) {
+          error = std::current_exception();
+        }
+        if (home)
+          home->post([h] { h.resume(); });
+        else
+          h.resume();
+      });
+    }
+    R await_resume() {
+      if (error) std::rethrow_exception(error);
+      if constexpr (!std::is_void_v<R>) return std::move(*value);
+    }
+  };
+  return awaiter{std::move(fn)};
+}
+
+/// Runs `t` to completion from a thread that runs no loop (main(), a test,
+/// a migration step) and returns its result or rethrows its exception.
+/// Awaitables inside resume on whatever thread completes them.
+template <class T>
+T sync_wait(task<T> t) {
+  struct state {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false;
+  } st;
+  t.start_detached(
+      [](void* p) {
+        auto* s = static_cast<state*>(p);
+        std::lock_guard lock(s->mu);
+        s->done = true;
+        s->cv.notify_all();
+      },
+      &st);
+  std::unique_lock lock(st.mu);
+  st.cv.wait(lock, [&] { return st.done; });
+  return t.result();
+}
+
+}  // namespace fastjson

@@ -1,0 +1,194 @@
+// The thread-safe cache: shards of local_cache behind one mutex each, plus
+// per-shard tables of in-flight loads for request coalescing.
+
+#include "fastjson/cache/sharded_cache.h"
+
+#include <future>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "cache/detail.h"
+
+namespace fastjson::cache {
+namespace {
+
+constexpr std::size_t default_shards = 16;
+
+struct string_hash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const noexcept { return hash64(s); }
+};
+
+// One load in progress. Waiters copy the future under the shard lock and
+// wait on it without the lock.
+struct inflight {
+  std::promise<entry_ptr> promise;
+  std::shared_future<entry_ptr> future = promise.get_future().share();
+  bool invalidated = false;  // a put/erase/clear raced with the load
+};
+
+}  // namespace
+
+// Aligned so two shards' mutexes never share a cache line.
+struct alignas(64) sharded_cache::shard {
+  explicit shard(options o) : core(std::move(o)) {}
+  // Marks a running load of `key` as stale. Caller holds `mu`.
+  void invalidate(std::string_view key) {
+    if (loads.empty()) return;
+    auto it = loads.find(key);
+    if (it != loads.end()) it->second->invalidated = true;
+  }
+  mutable std::mutex mu;
+  local_cache core;
+  std::unordered_map<std::string, std::shared_ptr<inflight>, string_hash, std::equal_to<>> loads;
+};
+
+sharded_cache::sharded_cache(options opts)
+    : max_bytes_(opts.max_bytes),
+      policy_(opts.policy),
+      clock_(opts.clock),
+      shard_count_(opts.shards ? opts.shards : default_shards),
+      shards_(std::make_unique<std::unique_ptr<shard>[]>(shard_count_)) {
+  options per = opts;
+  per.max_bytes = opts.max_bytes / shard_count_;
+  per.max_items = (opts.max_items + shard_count_ - 1) / shard_count_;
+  for (std::size_t i = 0; i < shard_count_; ++i) shards_[i] = std::make_unique<shard>(per);
+}
+
+sharded_cache::~sharded_cache() = default;
+
+sharded_cache::shard& sharded_cache::shard_for(std::uint64_t h) const noexcept {
+  // The high 32 bits pick the shard (the low bits pick the bucket inside it),
+  // scaled without a division.
+  return *shards_[((h >> 32) * shard_count_) >> 32];
+}
+
+entry_ptr sharded_cache::get(std::string_view key, time_point now) {
+  auto h = hash64(key);
+  shard& s = shard_for(h);
+  std::lock_guard lock(s.mu);
+  return s.core.get_hashed(key, h, now);
+}
+
+entry_ptr sharded_cache::peek(std::string_view key, time_point now) const {
+  auto h = hash64(key);
+  shard& s = shard_for(h);
+  std::lock_guard lock(s.mu);
+  return s.core.peek_hashed(key, h, now);
+}
+
+put_result sharded_cache::put(std::string_view key, std::string_view value, const put_options& po,
+                              time_point now) {
+  auto h = hash64(key);
+  shard& s = shard_for(h);
+  // expiry_for and fits read only options fixed at construction: no lock.
+  time_point expires = s.core.expiry_for(po.ttl, now);
+  std::size_t etag_size = po.etag.empty() ? 18 : po.etag.size();
+  std::size_t charge = estimate_charge(key.size(), value.size(), po.content_type.size(),
+                                       etag_size, expires != time_point::max());
+  if (!s.core.fits(value.size(), charge)) {
+    std::lock_guard lock(s.mu);
+    s.invalidate(key);
+    s.core.erase_hashed(key, h, now);
+    ++s.core.stats_.rejections;
+    return put_result::too_large;
+  }
+  // Copy the bytes and hash the value for the ETag outside the lock.
+  entry_ptr e = detail::make_entry(key, h, value, po.content_type, po.etag, now, expires);
+  std::lock_guard lock(s.mu);
+  s.invalidate(key);
+  return s.core.insert(std::move(e), now);
+}
+
+bool sharded_cache::erase(std::string_view key, time_point now) {
+  auto h = hash64(key);
+  shard& s = shard_for(h);
+  std::lock_guard lock(s.mu);
+  s.invalidate(key);
+  return s.core.erase_hashed(key, h, now);
+}
+
+void sharded_cache::clear() {
+  for (std::size_t i = 0; i < shard_count_; ++i) {
+    shard& s = *shards_[i];
+    std::lock_guard lock(s.mu);
+    for (auto& [k, f] : s.loads) f->invalidated = true;
+    s.core.clear();
+  }
+}
+
+std::size_t sharded_cache::sweep(time_point now, std::size_t budget) {
+  std::size_t done = 0;
+  std::size_t start = sweep_cursor_.fetch_add(1, std::memory_order_relaxed);
+  for (std::size_t i = 0; i < shard_count_ && done < budget; ++i) {
+    shard& s = *shards_[(start + i) % shard_count_];
+    std::lock_guard lock(s.mu);
+    done += s.core.sweep(now, budget - done);
+  }
+  return done;
+}
+
+cache_stats sharded_cache::stats() const {
+  cache_stats total;
+  for (std::size_t i = 0; i < shard_count_; ++i) {
+    shard& s = *shards_[i];
+    std::lock_guard lock(s.mu);
+    total += s.core.stats();
+  }
+  return total;
+}
+
+std::string sharded_cache::check_invariants() const {
+  for (std::size_t i = 0; i < shard_count_; ++i) {
+    shard& s = *shards_[i];
+    std::lock_guard lock(s.mu);
+    if (auto err = s.core.check_invariants(); !err.empty())
+      return "shard " + std::to_string(i) + ": " + err;
+  }
+  return {};
+}
+
+entry_ptr sharded_cache::load(std::string_view key, std::function<loaded_value()> loader) {
+  auto h = hash64(key);
+  shard& s = shard_for(h);
+  std::shared_ptr<inflight> mine;
+  std::shared_future<entry_ptr> theirs;
+  {
+    std::unique_lock lock(s.mu);
+    // Someone may have stored it since our miss (get already counted it).
+    if (auto e = s.core.peek_hashed(key, h, now())) return e;
+    if (auto it = s.loads.find(key); it != s.loads.end()) {
+      theirs = it->second->future;
+    } else {
+      mine = std::make_shared<inflight>();
+      s.loads.emplace(std::string(key), mine);
+    }
+  }
+  if (!mine) return theirs.get();  // rethrows the loader's exception, if any
+
+  entry_ptr e;
+  try {
+    loaded_value lv = loader();
+    time_point t = now();
+    e = detail::make_entry(key, h, lv.value, lv.content_type, lv.etag, t,
+                           s.core.expiry_for(lv.ttl, t));
+    std::lock_guard lock(s.mu);
+    if (lv.cacheable && !mine->invalidated) (void)s.core.insert(e, t);
+    s.loads.erase(s.loads.find(key));
+  } catch (...) {
+    {
+      std::lock_guard lock(s.mu);
+      if (auto it = s.loads.find(key); it != s.loads.end() && it->second == mine)
+        s.loads.erase(it);
+    }
+    mine->promise.set_exception(std::current_exception());
+    throw;
+  }
+  // Fulfilled after the entry is stored and the load is unregistered, so a
+  // caller arriving now hits the cache instead of waiting.
+  mine->promise.set_value(e);
+  return e;
+}
+
+}  // namespace fastjson::cache

@@ -53,7 +53,7 @@ struct options {
   /// TTL tests don't sleep; a server can pass its loop's cached time through
   /// the `now` overloads instead. Called without any cache lock held by
   /// `sharded_cache`, so it must be thread-safe there.
-  std::function<time_point()> clock;
+  std::function<time_point()> clock = nullptr;
   /// `sharded_cache` only: the number of shards, each with its own mutex
   /// (0: 16).
   std::size_t shards = 0;

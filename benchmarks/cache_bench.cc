@@ -158,6 +158,26 @@ BENCHMARK(BM_ops_sharded)
     ->Threads(2)
     ->UseRealTime();
 
+// The share-nothing alternative: one local_cache per thread (per event loop),
+// no lock and no shared cache lines. Shows how far the machine itself scales.
+void BM_ops_local_per_thread(benchmark::State& state) {
+  static std::unique_ptr<fc::local_cache> caches[2];
+  static std::mutex mu;
+  fc::local_cache* c;
+  {
+    std::lock_guard lock(mu);
+    auto& slot = caches[state.thread_index() % 2];
+    if (!slot) {
+      slot = std::make_unique<fc::local_cache>(make_options(fc::eviction_policy::s3fifo, key_space / 10));
+      warm(*slot);
+    }
+    c = slot.get();
+  }
+  state.SetLabel("s3fifo");
+  run_ops(state, *c);
+}
+BENCHMARK(BM_ops_local_per_thread)->Threads(1)->Threads(2)->UseRealTime();
+
 // ---- hit ratio -------------------------------------------------------------
 
 struct ratio_row {

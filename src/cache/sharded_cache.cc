@@ -154,10 +154,11 @@ entry_ptr sharded_cache::load(std::string_view key, std::function<loaded_value()
   shard& s = shard_for(h);
   std::shared_ptr<inflight> mine;
   std::shared_future<entry_ptr> theirs;
+  time_point t0 = now();  // the clock is never called under a shard lock
   {
-    std::unique_lock lock(s.mu);
+    std::lock_guard lock(s.mu);
     // Someone may have stored it since our miss (get already counted it).
-    if (auto e = s.core.peek_hashed(key, h, now())) return e;
+    if (auto e = s.core.peek_hashed(key, h, t0)) return e;
     if (auto it = s.loads.find(key); it != s.loads.end()) {
       theirs = it->second->future;
     } else {

@@ -124,7 +124,7 @@ class entry {
 /// - for entries with a TTL, 2 slots of the expiry heap (a vector of
 ///   pointers, at most half empty after growth).
 /// Not included: the S3-FIFO ghost queue (hashes of recently evicted keys,
-/// about 40 bytes each, capped at the number of entries in the main queue)
+/// about 56 bytes each, capped at the number of entries in the main queue)
 /// and the fixed size of the cache objects themselves.
 std::size_t estimate_charge(std::size_t key_size, std::size_t value_size,
                             std::size_t content_type_size, std::size_t etag_size,

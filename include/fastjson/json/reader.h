@@ -197,7 +197,8 @@ bool read_object(read_ctx& c, V& v, T& out) {
   constexpr std::size_t N = reflect::field_count_v<T>;
   static constexpr auto names = std::apply(
       [](const auto&... fd) { return std::array<std::string_view, N>{fd.name()...}; }, reflect::fields_v<T>);
-  std::bitset<N> seen;
+  std::bitset<N> seen;     // present and parsed without errors
+  std::bitset<N> present;  // present in the input
   std::size_t hint = 0;
   for (auto fres : obj) {
     od::field f;
@@ -221,12 +222,16 @@ bool read_object(read_ctx& c, V& v, T& out) {
     }
     hint = idx + 1 == N ? 0 : idx + 1;
     seen.set(idx);
+    present.set(idx);
     bool ok = true;
+    std::size_t errors_before = c.errors.size();
     path_push pp(c, names[idx]);
     [&]<std::size_t... I>(std::index_sequence<I...>) {
       ((idx == I ? (ok = read_value(c, fv, out.*(std::get<I>(reflect::fields_v<T>).ptr)), true) : false) || ...);
     }(std::make_index_sequence<N>{});
     if (!ok) return false;
+    // A field that failed to parse is not checked against its constraints.
+    if (c.errors.size() != errors_before) seen.reset(idx);
   }
   // Required fields: everything that is not std::optional nor not_required.
   std::apply(
@@ -235,7 +240,7 @@ bool read_object(read_ctx& c, V& v, T& out) {
         (
             [&] {
               using M = typename std::remove_cvref_t<decltype(fd)>::member_type;
-              if (!seen.test(i) && !is_opt<M>::value && !fd.has(reflect::options::not_required))
+              if (!seen.test(i) && !present.test(i) && !is_opt<M>::value && !fd.has(reflect::options::not_required))
                 c.shape("missing required field", fd.name());
               ++i;
             }(),

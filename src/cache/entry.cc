@@ -4,6 +4,7 @@
 
 #include <cstring>
 #include <new>
+#include <random>
 #include <stdexcept>
 
 #include "cache/detail.h"
@@ -113,6 +114,12 @@ cache_stats& cache_stats::operator+=(const cache_stats& o) noexcept {
 }
 
 namespace detail {
+
+std::uint64_t random_seed() {
+  std::random_device rd;
+  std::uint64_t s = (std::uint64_t(rd()) << 32) ^ rd();
+  return s ? s : k0;
+}
 
 void destroy_entry(const entry* e) noexcept {
   // entry is trivially destructible in all but name (an atomic counter and

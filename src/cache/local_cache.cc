@@ -32,6 +32,7 @@ local_cache::local_cache(options opts)
       policy_(opts.policy),
       default_ttl_(opts.default_ttl),
       clock_(std::move(opts.clock)),
+      seed_(opts.hash_seed ? opts.hash_seed : detail::random_seed()),
       small_target_(static_cast<std::size_t>(double(opts.max_bytes) *
                                              std::clamp(opts.small_queue_ratio, 0.0, 1.0))),
       small_target_items_(static_cast<std::size_t>(double(opts.max_items) *
@@ -48,16 +49,16 @@ local_cache::~local_cache() {
 // ---- public operations -------------------------------------------------
 
 entry_ptr local_cache::get(std::string_view key, time_point now) {
-  return get_hashed(key, hash64(key), now);
+  return get_hashed(key, hash64(key, seed_), now);
 }
 
 entry_ptr local_cache::peek(std::string_view key, time_point now) const {
-  return peek_hashed(key, hash64(key), now);
+  return peek_hashed(key, hash64(key, seed_), now);
 }
 
 put_result local_cache::put(std::string_view key, std::string_view value, const put_options& po,
                             time_point now) {
-  auto h = hash64(key);
+  auto h = hash64(key, seed_);
   time_point expires = expiry_for(po.ttl, now);
   // Refuse before copying the bytes. An empty ETag is replaced by an
   // 18-character computed one.
@@ -73,7 +74,7 @@ put_result local_cache::put(std::string_view key, std::string_view value, const 
 }
 
 bool local_cache::erase(std::string_view key, time_point now) {
-  return erase_hashed(key, hash64(key), now);
+  return erase_hashed(key, hash64(key, seed_), now);
 }
 
 void local_cache::clear() {

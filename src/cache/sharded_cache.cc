@@ -48,9 +48,11 @@ sharded_cache::sharded_cache(options opts)
     : max_bytes_(opts.max_bytes),
       policy_(opts.policy),
       clock_(opts.clock),
+      seed_(opts.hash_seed ? opts.hash_seed : detail::random_seed()),
       shard_count_(opts.shards ? opts.shards : default_shards),
       shards_(std::make_unique<std::unique_ptr<shard>[]>(shard_count_)) {
   options per = opts;
+  per.hash_seed = seed_;  // the shard's table must agree with shard_for
   per.max_bytes = opts.max_bytes / shard_count_;
   per.max_items = (opts.max_items + shard_count_ - 1) / shard_count_;
   for (std::size_t i = 0; i < shard_count_; ++i) shards_[i] = std::make_unique<shard>(per);
@@ -65,14 +67,14 @@ sharded_cache::shard& sharded_cache::shard_for(std::uint64_t h) const noexcept {
 }
 
 entry_ptr sharded_cache::get(std::string_view key, time_point now) {
-  auto h = hash64(key);
+  auto h = hash64(key, seed_);
   shard& s = shard_for(h);
   std::lock_guard lock(s.mu);
   return s.core.get_hashed(key, h, now);
 }
 
 entry_ptr sharded_cache::peek(std::string_view key, time_point now) const {
-  auto h = hash64(key);
+  auto h = hash64(key, seed_);
   shard& s = shard_for(h);
   std::lock_guard lock(s.mu);
   return s.core.peek_hashed(key, h, now);
@@ -80,7 +82,7 @@ entry_ptr sharded_cache::peek(std::string_view key, time_point now) const {
 
 put_result sharded_cache::put(std::string_view key, std::string_view value, const put_options& po,
                               time_point now) {
-  auto h = hash64(key);
+  auto h = hash64(key, seed_);
   shard& s = shard_for(h);
   // expiry_for and fits read only options fixed at construction: no lock.
   time_point expires = s.core.expiry_for(po.ttl, now);
@@ -102,7 +104,7 @@ put_result sharded_cache::put(std::string_view key, std::string_view value, cons
 }
 
 bool sharded_cache::erase(std::string_view key, time_point now) {
-  auto h = hash64(key);
+  auto h = hash64(key, seed_);
   shard& s = shard_for(h);
   std::lock_guard lock(s.mu);
   s.invalidate(key);
@@ -150,7 +152,7 @@ std::string sharded_cache::check_invariants() const {
 }
 
 entry_ptr sharded_cache::load(std::string_view key, std::function<loaded_value()> loader) {
-  auto h = hash64(key);
+  auto h = hash64(key, seed_);
   shard& s = shard_for(h);
   std::shared_ptr<inflight> mine;
   std::shared_future<entry_ptr> theirs;

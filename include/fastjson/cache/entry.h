@@ -80,7 +80,7 @@ class entry {
     return now <= created_ ? std::chrono::seconds(0)
                            : std::chrono::duration_cast<std::chrono::seconds>(now - created_);
   }
-  /// The hash of `key()` (hash64), computed once at creation.
+  /// The owning cache's (seeded) hash of `key()`, computed once at creation.
   std::uint64_t key_hash() const noexcept { return hash_; }
   /// Bytes this entry counts against a cache's `max_bytes`; see
   /// `estimate_charge` for what is included.

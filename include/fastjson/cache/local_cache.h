@@ -26,6 +26,7 @@ namespace fastjson::cache {
 class sharded_cache;
 namespace detail {
 class ghost_queue;
+std::uint64_t random_seed();
 entry_ptr make_entry(std::string_view key, std::uint64_t hash, std::string_view value,
                      std::string_view content_type, std::string_view etag, time_point now,
                      time_point expires);
@@ -142,6 +143,7 @@ class local_cache {
   eviction_policy policy_;
   duration default_ttl_;
   std::function<time_point()> clock_;
+  std::uint64_t seed_;  // hash seed; a sharded_cache sets all shards to its own
   std::size_t small_target_;        // S3-FIFO: bytes the small FIFO may hold
   std::size_t small_target_items_;  // ... and entries, if max_items is set
 
@@ -157,7 +159,7 @@ class local_cache {
 
 template <class Loader>
 entry_ptr local_cache::get_or_load(std::string_view key, Loader&& loader) {
-  auto h = hash64(key);
+  auto h = hash64(key, seed_);
   auto t = now();
   if (auto e = get_hashed(key, h, t)) return e;
   loaded_value lv = std::forward<Loader>(loader)();

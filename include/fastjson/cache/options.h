@@ -59,6 +59,10 @@ struct options {
   std::size_t shards = 0;
   /// S3-FIFO only: the small FIFO's share of `max_bytes`.
   double small_queue_ratio = 0.10;
+  /// Seed of the key hash (0: random per cache). Keys come from clients, so
+  /// by default an attacker cannot predict bucket or shard collisions; set it
+  /// for reproducible runs.
+  std::uint64_t hash_seed = 0;
 };
 
 /// Per-entry options for `put`.

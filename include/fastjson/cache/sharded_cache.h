@@ -92,6 +92,7 @@ class sharded_cache {
   std::size_t max_bytes_;
   eviction_policy policy_;
   std::function<time_point()> clock_;
+  std::uint64_t seed_;
   std::size_t shard_count_;
   std::unique_ptr<std::unique_ptr<shard>[]> shards_;
   std::atomic<std::size_t> sweep_cursor_{0};

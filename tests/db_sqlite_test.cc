@@ -387,3 +387,15 @@ TEST_CASE("sqlite ping, in-memory databases and coroutine composition", "[db]") 
   };
   CHECK(sync_wait(flow(db)) == 1);
 }
+
+TEST_CASE("sqlite may be released from inside a coroutine resumed on its own thread", "[db]") {
+  temp_db f;
+  auto last_use = [](std::shared_ptr<sqlite> d) -> task<int> {
+    auto v = co_await d->query_value<int>("SELECT 7");
+    d.reset();  // the frame's copy is now the only one... and the task's keep-alive
+    co_return v.value_or(0);
+  };
+  auto db = sqlite::open({.path = f.path});
+  auto t = last_use(std::move(db));
+  CHECK(sync_wait(std::move(t)) == 7);
+}

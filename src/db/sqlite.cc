@@ -45,6 +45,11 @@ class worker_group {
     for (auto& t : threads_) t.join();
     threads_.clear();
   }
+  bool runs_on_current_thread() const {
+    for (auto& t : threads_)
+      if (t.get_id() == std::this_thread::get_id()) return true;
+    return false;
+  }
 
  private:
   void run(connection_impl& c, sqlite_impl& owner);
@@ -212,9 +217,20 @@ std::shared_ptr<sqlite> sqlite::open(options opts) {
 sqlite::sqlite(std::unique_ptr<detail::sqlite_impl> impl) : impl_(std::move(impl)) {}
 
 sqlite::~sqlite() {
-  // Readers first: a reader may still hand a job to the writer while draining.
-  impl_->reader_group.stop();
-  impl_->writer_group.stop();
+  auto shutdown = [](detail::sqlite_impl& d) {
+    // Readers first: a reader may still hand a job to the writer while draining.
+    d.reader_group.stop();
+    d.writer_group.stop();
+  };
+  if (impl_->reader_group.runs_on_current_thread() || impl_->writer_group.runs_on_current_thread()) {
+    // The last reference died inside a coroutine resumed inline on one of
+    // our own threads (awaited off any loop). A thread cannot join itself:
+    // finish the shutdown from a helper thread, which owns the state until
+    // every db thread (this one included, once it returns) has exited.
+    std::thread([shutdown, impl = std::move(impl_)] { shutdown(*impl); }).detach();
+    return;
+  }
+  shutdown(*impl_);
 }
 
 task<void> sqlite::ping() {

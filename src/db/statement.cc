@@ -222,7 +222,7 @@ void read(statement& st, int i, time_point& out) {
 }
 void read(statement& st, int i, value& out) {
   switch (sqlite3_column_type(st.stmt, i)) {
-    case SQLITE_INTEGER: out = value(sqlite3_column_int64(st.stmt, i)); break;
+    case SQLITE_INTEGER: out = value(static_cast<std::int64_t>(sqlite3_column_int64(st.stmt, i))); break;
     case SQLITE_FLOAT: out = value(sqlite3_column_double(st.stmt, i)); break;
     case SQLITE_TEXT: {
       std::string s;

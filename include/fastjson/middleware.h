@@ -1,0 +1,100 @@
+#pragma once
+/// \file middleware.h
+/// The middleware chain.
+///
+/// Middleware is registered at app, group and route level and runs in that
+/// order before the handler (`before`) and in reverse order after it
+/// (`after`). `after` runs for every middleware whose `before` ran, also when
+/// the handler finished asynchronously (a coroutine), threw (the response is
+/// then a 500 and `res.error()` holds the exception), or was short-circuited
+/// by a later middleware. A `before` that responds and returns `false` stops
+/// the chain: the handler does not run.
+///
+/// Per-request state without allocation: derive from
+/// `middleware_with_state<S>`; the framework reserves room for every
+/// middleware's `S` in the request's reusable arena, constructs it before
+/// `before` and destroys it after `after`.
+///
+/// \code
+///   struct timing : fastjson::middleware_with_state<std::uint64_t> {
+///     bool before(fastjson::request&, fastjson::response&, std::uint64_t& t0) override { t0 = now(); return true; }
+///     void after(fastjson::request&, fastjson::response& res, std::uint64_t& t0) override {
+///       res.header("Server-Timing", fmt::format("app;dur={}", now() - t0));
+///     }
+///   };
+///   app.use(std::make_shared<timing>());
+///   app.use([](fastjson::request& req, fastjson::response& res) { return true; });  // before only
+/// \endcode
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <new>
+#include <utility>
+
+#include "fastjson/request.h"
+#include "fastjson/response.h"
+
+namespace fastjson {
+
+class middleware {
+ public:
+  virtual ~middleware() = default;
+  /// Runs before the handler. Return false (after responding) to stop.
+  /// `state` points to state_size() bytes reserved for this request.
+  virtual bool before(request& req, response& res, void* state) = 0;
+  /// Runs after the handler (or after a short-circuit), in reverse order.
+  virtual void after(request&, response&, void*) {}
+  virtual std::size_t state_size() const noexcept { return 0; }
+  virtual std::size_t state_align() const noexcept { return 1; }
+  /// Called by the framework at startup (app freeze), with the app's config.
+  virtual void on_start() {}
+};
+
+using middleware_ptr = std::shared_ptr<middleware>;
+
+/// Base for middleware with typed per-request state `S` (constructed before
+/// `before`, destroyed after `after`; no heap allocation).
+template <class S>
+class middleware_with_state : public middleware {
+ public:
+  virtual bool before(request& req, response& res, S& state) = 0;
+  virtual void after(request&, response&, S&) {}
+
+  bool before(request& req, response& res, void* p) final {
+    S* s = ::new (p) S();
+    return before(req, res, *s);
+  }
+  void after(request& req, response& res, void* p) final {
+    S* s = std::launder(static_cast<S*>(p));
+    after(req, res, *s);
+    s->~S();
+  }
+  std::size_t state_size() const noexcept final { return sizeof(S); }
+  std::size_t state_align() const noexcept final { return alignof(S); }
+};
+
+namespace detail {
+class lambda_middleware final : public middleware {
+ public:
+  lambda_middleware(std::function<bool(request&, response&)> b, std::function<void(request&, response&)> a)
+      : before_(std::move(b)), after_(std::move(a)) {}
+  bool before(request& req, response& res, void*) override { return before_ ? before_(req, res) : true; }
+  void after(request& req, response& res, void*) override {
+    if (after_) after_(req, res);
+  }
+
+ private:
+  std::function<bool(request&, response&)> before_;
+  std::function<void(request&, response&)> after_;
+};
+}  // namespace detail
+
+/// Middleware from a before function (returning false to stop) and an
+/// optional after function.
+inline middleware_ptr make_middleware(std::function<bool(request&, response&)> before,
+                                      std::function<void(request&, response&)> after = {}) {
+  return std::make_shared<detail::lambda_middleware>(std::move(before), std::move(after));
+}
+
+}  // namespace fastjson

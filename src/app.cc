@@ -1,0 +1,422 @@
+// app, group and app_core: registration, freezing, and the dispatch of one
+// request through its middleware chain and handler.
+
+#include "fastjson/app.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cstdio>
+#include <ostream>
+
+#include "app_core.h"
+#include "fastjson/loop.h"
+#include "http/session.h"
+#include "http/slot.h"
+#include "net/loop_impl.h"
+
+namespace fastjson {
+namespace detail {
+
+namespace {
+
+enum fallback_kind : std::uint8_t { fb_none, fb_not_found, fb_method_not_allowed, fb_options, fb_redirect, fb_bad_path };
+
+std::uint64_t now_ns() {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                        std::chrono::steady_clock::now().time_since_epoch())
+                                        .count());
+}
+
+}  // namespace
+
+app_core::app_core() {
+  groups.push_back({"", 0, {}});
+  fallback.pattern = "(built-in)";
+}
+
+void app_core::add_route(std::size_t group, method m, std::string_view pattern, handler h,
+                         std::vector<middleware_ptr> mws) {
+  if (frozen_) throw std::logic_error("routes must be added before the app starts serving");
+  if (!h) throw std::invalid_argument(fmt::format("route {} {}: empty handler", to_string(m), pattern));
+  std::string full = groups[group].prefix + std::string(pattern);
+  if (full.size() > 1 && groups[group].prefix.size() && pattern == "/") full.pop_back();
+  tree.add(m, full, static_cast<int>(routes.size()));
+  route_entry r;
+  r.verb = m;
+  r.pattern = std::move(full);
+  r.fn = std::move(h);
+  r.group = group;
+  r.own = std::move(mws);
+  routes.push_back(std::move(r));
+}
+
+std::size_t app_core::add_group(std::size_t parent, std::string_view prefix) {
+  if (!prefix.empty() && (prefix[0] != '/' || prefix.back() == '/'))
+    throw std::invalid_argument(fmt::format("group prefix '{}' must start with '/' and not end with '/'", prefix));
+  groups.push_back({groups[parent].prefix + std::string(prefix), parent, {}});
+  return groups.size() - 1;
+}
+
+void app_core::use(std::size_t group, middleware_ptr mw) {
+  if (frozen_) throw std::logic_error("middleware must be added before the app starts serving");
+  if (!mw) throw std::invalid_argument("null middleware");
+  groups[group].mws.push_back(std::move(mw));
+}
+
+void app_core::build_chain(route_entry& r) {
+  // Root group first, then each nested group, then the route's own.
+  std::vector<std::size_t> path;
+  for (std::size_t g = r.group;; g = groups[g].parent) {
+    path.push_back(g);
+    if (g == 0) break;
+  }
+  r.chain.clear();
+  for (auto it = path.rbegin(); it != path.rend(); ++it)
+    for (auto& m : groups[*it].mws) r.chain.push_back(m.get());
+  for (auto& m : r.own) r.chain.push_back(m.get());
+  std::size_t off = 0;
+  r.state_off.clear();
+  for (middleware* m : r.chain) {
+    std::size_t a = std::max<std::size_t>(m->state_align(), 1);
+    off = (off + a - 1) / a * a;
+    r.state_off.push_back(off);
+    off += m->state_size();
+  }
+  state_size_ = std::max(state_size_, off);
+}
+
+void app_core::freeze() {
+  if (frozen_) return;
+  state_size_ = 0;
+  for (auto& r : routes) build_chain(r);
+  fallback.group = 0;
+  build_chain(fallback);
+  for (auto& g : groups)
+    for (auto& m : g.mws) m->on_start();
+  for (auto& r : routes)
+    for (auto& m : r.own) m->on_start();
+  server_line = cfg.server_name.empty() ? std::string() : fmt::format("Server: {}\r\n", cfg.server_name);
+  frozen_ = true;
+}
+
+void app_core::dispatch(request_slot& slot) {
+  request& req = slot.req;
+  response& res = slot.res;
+  slot.start_ns = now_ns();
+  slot.head = req.method() == method::head;
+
+  // Split the target and decode the path (an encoded '/' stays encoded so
+  // it cannot change which route matches).
+  std::string_view target = req.target();
+  std::size_t q = target.find('?');
+  std::string_view raw_path = target.substr(0, q);
+  std::string_view query = q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
+  if (std::size_t h = query.find('#'); h != std::string_view::npos) query = query.substr(0, h);
+  std::string_view path = raw_path;
+  bool bad_path = raw_path.empty() || raw_path[0] != '/';
+  if (!bad_path && raw_path.find('%') != std::string_view::npos) {
+    char* out = slot.scratch.allocate(raw_path.size());
+    std::size_t o = 0;
+    for (std::size_t i = 0; i < raw_path.size(); ++i) {
+      char c = raw_path[i];
+      if (c != '%') {
+        out[o++] = c;
+        continue;
+      }
+      char dec;
+      if (i + 2 >= raw_path.size() || percent_decode(raw_path.substr(i, 3), &dec, false) != 1) {
+        bad_path = true;
+        break;
+      }
+      if (dec == '/' || dec == '\0') {  // keep %2F (and refuse NUL) so segments stay intact
+        if (dec == '\0') {
+          bad_path = true;
+          break;
+        }
+        std::memcpy(out + o, raw_path.data() + i, 3);
+        o += 3;
+      } else {
+        out[o++] = dec;
+      }
+      i += 2;
+    }
+    path = std::string_view(out, o);
+  }
+  slot.set_path(path, query);
+  res.bind_instance(raw_path);
+
+  const route_entry* route = &fallback;
+  if (bad_path) {
+    slot.fallback = fb_bad_path;
+  } else {
+    router::params* params = reinterpret_cast<router::params*>(slot.params());
+    auto m = tree.match(req.method(), path, *params);
+    if (m.route >= 0) {
+      route = &routes[static_cast<std::size_t>(m.route)];
+      slot.set_params(params->data(), m.param_count);
+      // Params may hold a kept-encoded "%2F": decode it now.
+      for (std::size_t i = 0; i < m.param_count; ++i) {
+        std::string_view v = (*params)[i].second;
+        if (v.find('%') == std::string_view::npos) continue;
+        char* out = slot.scratch.allocate(v.size());
+        long n = percent_decode(v, out, false);
+        if (n >= 0) slot.params()[i].second = std::string_view(out, static_cast<std::size_t>(n));
+      }
+    } else if (m.path_found) {
+      slot.allowed = m.allowed;
+      slot.fallback = req.method() == method::options ? fb_options : fb_method_not_allowed;
+    } else {
+      slot.fallback = fb_not_found;
+      if (cfg.trailing_slash == trailing_slash::redirect && path.size() > 1) {
+        std::string_view alt = path.back() == '/' ? path.substr(0, path.size() - 1) : std::string_view();
+        router::params tmp;
+        bool found = false;
+        if (!alt.empty()) {
+          found = tree.match(method::get, alt, tmp).path_found;
+        } else {
+          char* out = slot.scratch.allocate(path.size() + 1);
+          std::memcpy(out, path.data(), path.size());
+          out[path.size()] = '/';
+          alt = std::string_view(out, path.size() + 1);
+          found = tree.match(method::get, alt, tmp).path_found;
+        }
+        if (found) {
+          slot.fallback = fb_redirect;
+          slot.set_path(alt, query);
+        }
+      }
+    }
+  }
+  slot.route = route;
+
+  // Middleware `before`s, in order; a `false` stops the chain.
+  std::byte* state = slot.mw_state.get();
+  bool proceed = true;
+  try {
+    for (std::size_t i = 0; i < route->chain.size(); ++i) {
+      slot.mw_ran = i + 1;
+      if (!route->chain[i]->before(req, res, state + route->state_off[i])) {
+        proceed = false;
+        break;
+      }
+    }
+  } catch (...) {
+    handle_exception(slot, std::current_exception());
+    proceed = false;
+  }
+  if (!proceed) {
+    finish(slot);
+    return;
+  }
+
+  if (route == &fallback) {
+    switch (slot.fallback) {
+      case fb_bad_path:
+        write_problem(res, 400, "the request path is not valid (bad percent-encoding)", {});
+        break;
+      case fb_options:
+        res.header("Allow", allow_header(slot.allowed));
+        res.no_content(204);
+        break;
+      case fb_method_not_allowed:
+        if (method_not_allowed) {
+          res.header("Allow", allow_header(slot.allowed));
+          run_handler(slot, method_not_allowed);
+          return;
+        }
+        write_problem(res, 405, fmt::format("{} is not allowed here; see the Allow header", req.method_name()), {});
+        res.header("Allow", allow_header(slot.allowed));
+        break;
+      case fb_redirect: {
+        std::string loc(req.path());
+        if (!query.empty()) loc += "?" + std::string(query);
+        res.redirect(loc, 308);
+        break;
+      }
+      default:
+        if (not_found) {
+          run_handler(slot, not_found);
+          return;
+        }
+        write_problem(res, 404, "no route matches this path", {});
+    }
+    finish(slot);
+    return;
+  }
+  run_handler(slot, route->fn);
+}
+
+void app_core::run_handler(request_slot& slot, const handler& h) {
+  if (!h.is_async()) {
+    try {
+      h.sync()(slot.req, slot.res);
+    } catch (...) {
+      handle_exception(slot, std::current_exception());
+    }
+    finish(slot);
+    return;
+  }
+  try {
+    slot.running = h.async()(slot.req, slot.res);
+  } catch (...) {
+    handle_exception(slot, std::current_exception());
+    finish(slot);
+    return;
+  }
+  slot.handler_running = true;
+  slot.running.start_detached(&app_core::on_task_done, &slot);
+}
+
+void app_core::on_task_done(void* ctx) {
+  // Called from the coroutine's final suspend point: finish on the next turn
+  // of the loop, when the frame can be destroyed safely.
+  auto* slot = static_cast<request_slot*>(ctx);
+  slot->req.loop().impl().defer(
+      [](void* p) {
+        auto* s = static_cast<request_slot*>(p);
+        s->handler_running = false;
+        if (!s->finished) {
+          try {
+            s->running.result();
+          } catch (...) {
+            s->route_core->handle_exception(*s, std::current_exception());
+          }
+        }
+        s->running = task<>();
+        s->route_core->finish(*s);
+      },
+      slot);
+}
+
+void app_core::handle_exception(request_slot& slot, std::exception_ptr e) {
+  response& res = slot.res;
+  try {
+    std::rethrow_exception(e);
+  } catch (const http_error& he) {
+    if (res.sent()) return;
+    write_problem(res, he.status(), he.detail(), he.errors());
+  } catch (...) {
+    if (res.sent()) return;
+    write_problem(res, 500, "the server failed to handle this request", {});
+    res.set_error(e);
+  }
+}
+
+void app_core::finish(request_slot& slot) {
+  if (slot.finished) {
+    // A late completion (the timeout middleware answered already): the
+    // result is discarded; the slot is free once nothing refers to it.
+    if (!slot.owner && !slot.handler_running) slot.pool->release(&slot);
+    return;
+  }
+  slot.finished = true;
+  response& res = slot.res;
+  request& req = slot.req;
+  if (!res.done() && !res.sent()) {
+    std::fprintf(stderr, "fastjson: handler for %.*s %.*s returned without responding; answering 500\n",
+                 static_cast<int>(req.method_name().size()), req.method_name().data(),
+                 static_cast<int>(req.target().size()), req.target().data());
+    write_problem(res, 500, "the handler did not produce a response", {});
+  }
+  // `after`s in reverse, for every middleware whose `before` ran.
+  const route_entry* route = slot.route;
+  std::byte* state = slot.mw_state.get();
+  for (std::size_t i = slot.mw_ran; i-- > 0;) {
+    try {
+      route->chain[i]->after(req, res, state + route->state_off[i]);
+    } catch (const std::exception& ex) {
+      std::fprintf(stderr, "fastjson: middleware threw in after(): %s\n", ex.what());
+    }
+  }
+  slot.mw_ran = 0;
+  if (res.error()) {
+    try {
+      std::rethrow_exception(res.error());
+    } catch (const std::exception& ex) {
+      std::fprintf(stderr, "fastjson: unhandled exception in %.*s %.*s: %s\n",
+                   static_cast<int>(req.method_name().size()), req.method_name().data(),
+                   static_cast<int>(req.target().size()), req.target().data(), ex.what());
+    } catch (...) {
+      std::fprintf(stderr, "fastjson: unhandled non-standard exception in %.*s %.*s\n",
+                   static_cast<int>(req.method_name().size()), req.method_name().data(),
+                   static_cast<int>(req.target().size()), req.target().data());
+    }
+    res.set_error(nullptr);
+  }
+  if (slot.owner)
+    slot.owner->on_slot_complete(slot);
+  else if (!slot.handler_running)
+    slot.pool->release(&slot);  // the connection is gone: drop the response
+}
+
+}  // namespace detail
+
+// ---------------------------------------------------------------------------
+
+app::app() : core_(std::make_unique<detail::app_core>()) {}
+app::~app() = default;
+
+app& app::use(middleware_ptr mw) {
+  core_->use(0, std::move(mw));
+  return *this;
+}
+app& app::use(std::function<bool(request&, response&)> before, std::function<void(request&, response&)> after) {
+  return use(make_middleware(std::move(before), std::move(after)));
+}
+app& app::route(method m, std::string_view pattern, handler h, std::vector<middleware_ptr> mws) {
+  core_->add_route(0, m, pattern, std::move(h), std::move(mws));
+  return *this;
+}
+app& app::get(std::string_view p, handler h, std::vector<middleware_ptr> m) { return route(method::get, p, std::move(h), std::move(m)); }
+app& app::post(std::string_view p, handler h, std::vector<middleware_ptr> m) { return route(method::post, p, std::move(h), std::move(m)); }
+app& app::put(std::string_view p, handler h, std::vector<middleware_ptr> m) { return route(method::put, p, std::move(h), std::move(m)); }
+app& app::patch(std::string_view p, handler h, std::vector<middleware_ptr> m) { return route(method::patch, p, std::move(h), std::move(m)); }
+app& app::del(std::string_view p, handler h, std::vector<middleware_ptr> m) { return route(method::del, p, std::move(h), std::move(m)); }
+app& app::options(std::string_view p, handler h, std::vector<middleware_ptr> m) { return route(method::options, p, std::move(h), std::move(m)); }
+
+fastjson::group app::group(std::string_view prefix) { return fastjson::group(this, core_->add_group(0, prefix)); }
+
+app& app::not_found(handler h) {
+  core_->not_found = std::move(h);
+  return *this;
+}
+app& app::method_not_allowed(handler h) {
+  core_->method_not_allowed = std::move(h);
+  return *this;
+}
+
+fastjson::config& app::config() noexcept { return core_->cfg; }
+
+std::vector<route_info> app::routes() const {
+  core_->freeze();
+  std::vector<route_info> out;
+  for (auto& r : core_->routes) out.push_back({r.verb, r.pattern, r.chain.size()});
+  return out;
+}
+
+void app::print_routes(std::ostream& os) const {
+  for (auto& r : routes()) os << fmt::format("{:<8}{:<40}{} middleware\n", to_string(r.verb), r.pattern, r.middleware_count);
+}
+
+group& group::use(middleware_ptr mw) {
+  app_->core_->use(index_, std::move(mw));
+  return *this;
+}
+group& group::use(std::function<bool(request&, response&)> before, std::function<void(request&, response&)> after) {
+  return use(make_middleware(std::move(before), std::move(after)));
+}
+group& group::route(method m, std::string_view pattern, handler h, std::vector<middleware_ptr> mws) {
+  app_->core_->add_route(index_, m, pattern, std::move(h), std::move(mws));
+  return *this;
+}
+group& group::get(std::string_view p, handler h, std::vector<middleware_ptr> m) { return route(method::get, p, std::move(h), std::move(m)); }
+group& group::post(std::string_view p, handler h, std::vector<middleware_ptr> m) { return route(method::post, p, std::move(h), std::move(m)); }
+group& group::put(std::string_view p, handler h, std::vector<middleware_ptr> m) { return route(method::put, p, std::move(h), std::move(m)); }
+group& group::patch(std::string_view p, handler h, std::vector<middleware_ptr> m) { return route(method::patch, p, std::move(h), std::move(m)); }
+group& group::del(std::string_view p, handler h, std::vector<middleware_ptr> m) { return route(method::del, p, std::move(h), std::move(m)); }
+group& group::options(std::string_view p, handler h, std::vector<middleware_ptr> m) { return route(method::options, p, std::move(h), std::move(m)); }
+group group::subgroup(std::string_view prefix) { return fastjson::group(app_, app_->core_->add_group(index_, prefix)); }
+std::string_view group::prefix() const noexcept { return app_->core_->groups[index_].prefix; }
+
+}  // namespace fastjson

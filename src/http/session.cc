@@ -1,0 +1,596 @@
+// HTTP/1.1 over llhttp: strict parsing, limits, pipelining, in-order output.
+//
+// Parsing is always done over a contiguous span that starts at the first
+// byte of a request, so every llhttp data callback reports a whole field and
+// the request's views point straight into the read buffer. A request that is
+// not complete at the end of a read is kept (only its bytes) in `partial_`
+// and parsed again from its start once more bytes arrive; for a
+// Content-Length body the re-parse waits until the whole body is there, so
+// a large body costs one extra pass, not one per read.
+
+#include "http/session.h"
+
+#include <llhttp.h>
+
+#include <charconv>
+#include <cstring>
+
+#include "app_core.h"
+#include "fastjson/loop.h"
+#include "http/slot.h"
+
+namespace fastjson::detail {
+
+struct session::parser_state {
+  llhttp_t parser;
+  int err_status = 0;              // status chosen by our own checks
+  const char* err_detail = nullptr;
+  const char* last_end = nullptr;  // end of the last data span of the head
+  const char* version_end = nullptr;
+  const char* body_begin = nullptr;
+  std::size_t body_len = 0;
+  bool headers_done = false;
+  bool field_open = false;   // a header name was seen; its value not yet complete
+};
+
+namespace {
+
+int user_error(session::parser_state* ps, int status, const char* detail) {
+  ps->err_status = status;
+  ps->err_detail = detail;
+  return -1;
+}
+
+}  // namespace
+
+// The callbacks need the session; llhttp's `data` field carries it.
+struct callbacks {
+  static session& s(llhttp_t* p) { return *static_cast<session*>(p->data); }
+  static int on_message_begin(llhttp_t* p);
+  static int on_method(llhttp_t* p, const char* at, std::size_t n);
+  static int on_url(llhttp_t* p, const char* at, std::size_t n);
+  static int on_version(llhttp_t* p, const char* at, std::size_t n);
+  static int on_header_field(llhttp_t* p, const char* at, std::size_t n);
+  static int on_header_value(llhttp_t* p, const char* at, std::size_t n);
+  static int on_header_value_complete(llhttp_t* p);
+  static int on_headers_complete(llhttp_t* p);
+  static int on_body(llhttp_t* p, const char* at, std::size_t n);
+  static int on_message_complete(llhttp_t* p);
+  static llhttp_settings_t settings;
+  static void init();
+};
+llhttp_settings_t callbacks::settings;
+
+namespace {
+
+void send_continue(session& s, bool& sent, bool queue_empty) {
+  // An interim response may only go out when no earlier response is due.
+  if (sent || !queue_empty) return;
+  sent = true;
+  s.output().append("HTTP/1.1 100 Continue\r\n\r\n");
+  s.flush();
+}
+
+}  // namespace
+
+void callbacks::init() {
+  static bool done = false;
+  if (done) return;
+  llhttp_settings_init(&settings);
+  settings.on_message_begin = on_message_begin;
+  settings.on_method = on_method;
+  settings.on_url = on_url;
+  settings.on_version = on_version;
+  settings.on_header_field = on_header_field;
+  settings.on_header_value = on_header_value;
+  settings.on_header_value_complete = on_header_value_complete;
+  settings.on_headers_complete = on_headers_complete;
+  settings.on_body = on_body;
+  settings.on_message_complete = on_message_complete;
+  done = true;
+}
+
+int callbacks::on_message_begin(llhttp_t* p) {
+  auto& se = s(p);
+  auto& ps = *se.ps_;
+  se.in_message_ = true;
+  ps.err_status = 0;
+  ps.last_end = ps.version_end = ps.body_begin = nullptr;
+  ps.body_len = 0;
+  ps.headers_done = false;
+  ps.field_open = false;
+  return 0;
+}
+
+int callbacks::on_method(llhttp_t* p, const char* at, std::size_t n) {
+  auto& slot = *s(p).current_;
+  slot.msg_begin = at;
+  slot.set_line(parse_method({at, n}), {at, n}, {}, 1);
+  return 0;
+}
+
+int callbacks::on_url(llhttp_t* p, const char* at, std::size_t n) {
+  auto& se = s(p);
+  auto& slot = *se.current_;
+  auto& ps = *se.ps_;
+  slot.url_bytes += n;
+  if (slot.url_bytes > se.app_.cfg.max_url_bytes)
+    return user_error(&ps, 414, "the request target is longer than the server accepts");
+  slot.set_line(slot.req.method(), slot.req.method_name(), {at, n}, 1);
+  ps.last_end = at + n;
+  return 0;
+}
+
+int callbacks::on_version(llhttp_t* p, const char* at, std::size_t n) {
+  auto& ps = *s(p).ps_;
+  std::string_view v(at, n);
+  if (v != "1.1" && v != "1.0") return user_error(&ps, 505, "only HTTP/1.0 and HTTP/1.1 are supported");
+  ps.version_end = at + n;
+  ps.last_end = at + n;
+  return 0;
+}
+
+int callbacks::on_header_field(llhttp_t* p, const char* at, std::size_t n) {
+  auto& se = s(p);
+  auto& slot = *se.current_;
+  auto& ps = *se.ps_;
+  auto& cfg = se.app_.cfg;
+  // Every header line must start right after a CRLF: catches bare LF line
+  // ends and split field names.
+  if (at[-1] != '\n' || at[-2] != '\r') return user_error(&ps, 400, "header lines must end with CRLF");
+  if (slot.headers.size() >= cfg.max_headers) return user_error(&ps, 431, "too many header fields");
+  slot.header_bytes += n;
+  if (slot.header_bytes > cfg.max_header_bytes) return user_error(&ps, 431, "the header section is too large");
+  slot.headers.push_back({{at, n}, {}});
+  ps.field_open = true;
+  ps.last_end = at + n;
+  return 0;
+}
+
+int callbacks::on_header_value(llhttp_t* p, const char* at, std::size_t n) {
+  auto& se = s(p);
+  auto& slot = *se.current_;
+  auto& ps = *se.ps_;
+  if (!ps.field_open || slot.headers.empty()) return user_error(&ps, 400, "empty header field name");
+  auto& h = slot.headers.back();
+  if (!h.value.empty()) {
+    // A value reported in two pieces in a contiguous parse means a folded
+    // line (obs-fold), which RFC 9112 lets servers reject.
+    return user_error(&ps, 400, "obsolete line folding is not accepted");
+  }
+  for (std::size_t i = 0; i < n; ++i)
+    if (at[i] == '\r' || at[i] == '\n') return user_error(&ps, 400, "obsolete line folding is not accepted");
+  slot.header_bytes += n;
+  if (slot.header_bytes > se.app_.cfg.max_header_bytes)
+    return user_error(&ps, 431, "the header section is too large");
+  h.value = {at, n};
+  ps.last_end = at + n;
+  return 0;
+}
+
+int callbacks::on_header_value_complete(llhttp_t* p) {
+  auto& ps = *s(p).ps_;
+  if (!ps.field_open) return user_error(&ps, 400, "empty header field name");
+  ps.field_open = false;
+  return 0;
+}
+
+int callbacks::on_headers_complete(llhttp_t* p) {
+  auto& se = s(p);
+  auto& slot = *se.current_;
+  auto& ps = *se.ps_;
+  auto& app = se.app_;
+  // The request line must end in CRLF, and the head in an empty CRLF line
+  // right after the last field (llhttp alone accepts a bare LF there).
+  if (!ps.version_end || ps.version_end[0] != '\r' || ps.version_end[1] != '\n')
+    return user_error(&ps, 400, "the request line must end with CRLF");
+  const char* e = ps.last_end;
+  while (*e == ' ' || *e == '\t') ++e;
+  if (std::memcmp(e, "\r\n\r\n", 4) != 0) return user_error(&ps, 400, "the header section must end with CRLF CRLF");
+  const char* head_end = e + 4;
+  ps.headers_done = true;
+  slot.publish_headers();
+  slot.set_line(slot.req.method(), slot.req.method_name(), slot.req.target(), p->http_minor);
+
+  std::uint64_t cl = (p->flags & F_CONTENT_LENGTH) ? p->content_length : 0;
+  slot.chunked = (p->flags & F_CHUNKED) != 0;
+  if (auto ex = slot.req.header("expect")) {
+    if (iequals(*ex, "100-continue"))
+      slot.expect_continue = true;
+    else
+      return user_error(&ps, 417, "only 'Expect: 100-continue' is supported");
+  }
+  if (cl > app.cfg.max_body_bytes) return user_error(&ps, 413, "the request body is larger than the server accepts");
+  if (cl > 0) {
+    std::size_t head_len = static_cast<std::size_t>(head_end - slot.msg_begin);
+    se.need_bytes_ = head_len + static_cast<std::size_t>(cl);
+  }
+  if (slot.expect_continue && (cl > 0 || slot.chunked)) send_continue(se, se.continue_sent_, se.head_ == nullptr);
+  return 0;
+}
+
+int callbacks::on_body(llhttp_t* p, const char* at, std::size_t n) {
+  auto& se = s(p);
+  auto& slot = *se.current_;
+  auto& ps = *se.ps_;
+  if (slot.chunked) {
+    if (slot.chunked_body.size() + n > se.app_.cfg.max_body_bytes)
+      return user_error(&ps, 413, "the request body is larger than the server accepts");
+    slot.chunked_body.append(at, n);
+    return 0;
+  }
+  if (!ps.body_begin) ps.body_begin = at;
+  ps.body_len += n;
+  return 0;
+}
+
+int callbacks::on_message_complete(llhttp_t* p) {
+  auto& se = s(p);
+  auto& slot = *se.current_;
+  auto& ps = *se.ps_;
+  if (slot.chunked) {
+    slot.chunked_body.reserve(slot.chunked_body.size() + request::body_padding);
+    slot.set_body(slot.chunked_body.view());
+  } else if (ps.body_begin) {
+    slot.set_body({ps.body_begin, ps.body_len});
+  }
+  slot.keep_alive = llhttp_should_keep_alive(p) != 0;
+  return HPE_PAUSED;
+}
+
+// ---------------------------------------------------------------------------
+
+session::session(app_core& app, fastjson::loop& loop, slot_pool& pool)
+    : app_(app), loop_(loop), pool_(pool), ps_(std::make_unique<parser_state>()) {
+  callbacks::init();
+  llhttp_init(&ps_->parser, HTTP_REQUEST, &callbacks::settings);
+  ps_->parser.data = this;
+}
+
+session::~session() { detach_all(); }
+
+void session::detach_all() noexcept {
+  if (current_) {
+    pool_.release(current_);
+    current_ = nullptr;
+  }
+  for (request_slot* s = head_; s;) {
+    request_slot* next = s->next;
+    s->owner = nullptr;
+    if (!s->handler_running) pool_.release(s);
+    s = next;
+  }
+  head_ = tail_ = nullptr;
+  inflight_ = 0;
+  detached_ = true;
+}
+
+char* session::partial_space(std::size_t want, std::size_t& cap) {
+  if (partial_.empty()) return nullptr;
+  char* p = partial_.prepare(want + request::body_padding);
+  cap = want;
+  return p;
+}
+
+void session::on_read(const char* data, std::size_t len) {
+  if (closing_ || detached_) return;  // lingering: input is drained, not parsed
+  in_batch_ = true;
+  bool own = !partial_.empty() && data == partial_.data() + partial_.size();
+  if (own) {
+    partial_.commit(len);
+    if (partial_.size() > app_.cfg.max_body_bytes + app_.cfg.max_header_bytes + app_.cfg.max_url_bytes + 1024) {
+      fail(need_bytes_ ? 413 : 431, "the request is larger than the server accepts");
+    } else if (need_bytes_ == 0 || partial_.size() >= need_bytes_) {
+      parse(partial_.data(), partial_.size(), true);
+    }
+  } else if (!partial_.empty()) {
+    // The transport read elsewhere; append (rare: it always asks first).
+    partial_.append(data, len);
+    partial_.reserve(partial_.size() + request::body_padding);
+    if (need_bytes_ == 0 || partial_.size() >= need_bytes_) parse(partial_.data(), partial_.size(), true);
+  } else {
+    parse(data, len, false);
+  }
+  in_batch_ = false;
+  if (detached_) return;
+  write_ready_responses();
+  flush();
+  update_wait_state();
+}
+
+void session::parse(const char* data, std::size_t len, bool own) {
+  std::size_t pos = 0;
+  std::size_t keep_from = len;  // first byte not consumed
+  while (pos < len && !closing_) {
+    if (inflight_ >= app_.cfg.max_pipeline) {
+      keep_from = pos;
+      if (!paused_) {
+        paused_ = true;
+        pause_reading();
+      }
+      break;
+    }
+    if (!current_) {
+      current_ = pool_.acquire();
+      current_->msg_begin = data + pos;
+    }
+    llhttp_errno_t err = llhttp_execute(&ps_->parser, data + pos, len - pos);
+    if (err == HPE_PAUSED) {
+      const char* stop = llhttp_get_error_pos(&ps_->parser);
+      llhttp_resume(&ps_->parser);
+      current_->msg_size = static_cast<std::size_t>(stop - current_->msg_begin);
+      pos = static_cast<std::size_t>(stop - data);
+      dispatch_current();
+      continue;
+    }
+    if (err == HPE_OK) {
+      pos = len;
+      if (in_message_) keep_from = static_cast<std::size_t>(current_->msg_begin - data);
+      break;
+    }
+    int status = ps_->err_status;
+    const char* detail = ps_->err_detail;
+    if (!status) {
+      status = 400;
+      detail = llhttp_get_error_reason(&ps_->parser);
+    }
+    fail(status, detail ? detail : "malformed request");
+    return;
+  }
+  if (closing_) {
+    partial_.clear();
+    return;
+  }
+  if (in_message_ || keep_from < len) {
+    // Keep the unfinished request's bytes and parse them again from their
+    // first byte next time.
+    if (current_) {
+      pool_.release(current_);
+      current_ = nullptr;
+    }
+    in_message_ = false;
+    llhttp_reset(&ps_->parser);
+    if (own) {
+      partial_.consume(keep_from);
+    } else {
+      partial_.clear();
+      partial_.reserve(len - keep_from + 4096 + request::body_padding);
+      partial_.append(data + keep_from, len - keep_from);
+    }
+    partial_.reserve(partial_.size() + request::body_padding);
+  } else {
+    if (current_) {  // only whitespace between requests was consumed
+      pool_.release(current_);
+      current_ = nullptr;
+    }
+    if (own || !partial_.empty()) partial_.release();
+    need_bytes_ = 0;
+  }
+}
+
+void session::dispatch_current() {
+  request_slot* slot = current_;
+  current_ = nullptr;
+  in_message_ = false;
+  continue_sent_ = false;
+  need_bytes_ = 0;
+  slot->owner = this;
+  slot->next = nullptr;
+  if (tail_)
+    tail_->next = slot;
+  else
+    head_ = slot;
+  tail_ = slot;
+  ++inflight_;
+  if (!slot->keep_alive || shutting_down_) closing_ = true;
+  if (shutting_down_) slot->keep_alive = false;
+  app_.dispatch(*slot);
+  if (slot->handler_running) pin(*slot);
+}
+
+void session::pin(request_slot& slot) {
+  // The handler outlives this read: copy its request bytes out of the shared
+  // read buffer and move every view along.
+  const char* old_base = slot.msg_begin;
+  slot.raw.clear();
+  slot.raw.reserve(slot.msg_size + request::body_padding);
+  slot.raw.append(old_base, slot.msg_size);
+  slot.rebase(old_base, slot.msg_size, slot.raw.data());
+  slot.msg_begin = slot.raw.data();
+}
+
+void session::on_slot_complete(request_slot& slot) {
+  slot.complete = true;
+  if (in_batch_ || detached_) return;
+  write_ready_responses();
+  flush();
+  update_wait_state();
+  if (paused_ && inflight_ < app_.cfg.max_pipeline && !closing_) {
+    paused_ = false;
+    resume_reading();
+    if (!partial_.empty()) {
+      in_batch_ = true;
+      parse(partial_.data(), partial_.size(), true);
+      in_batch_ = false;
+      write_ready_responses();
+      flush();
+      update_wait_state();
+    }
+  }
+}
+
+void session::write_ready_responses() {
+  while (head_ && head_->complete) {
+    request_slot* s = head_;
+    head_ = s->next;
+    if (!head_) tail_ = nullptr;
+    --inflight_;
+    bool close = s->error_close || !s->keep_alive || s->res.closing() || (shutting_down_ && !head_);
+    if (close && !s->error_close) s->keep_alive = false;
+    bool lingering = s->error_close;
+    finalize(*s);
+    if (s->handler_running)
+      s->owner = nullptr;  // answered early (timeout): the handler releases it
+    else
+      pool_.release(s);
+    if (close) {
+      closing_ = true;
+      // Requests parsed after this one will never be answered.
+      for (request_slot* r = head_; r;) {
+        request_slot* next = r->next;
+        r->owner = nullptr;
+        if (!r->handler_running) pool_.release(r);
+        r = next;
+      }
+      head_ = tail_ = nullptr;
+      inflight_ = 0;
+      close_after_flush(lingering);
+      return;
+    }
+  }
+}
+
+namespace {
+
+void append_uint(buffer& out, std::size_t v) {
+  char tmp[24];
+  auto r = std::to_chars(tmp, tmp + sizeof tmp, v);
+  out.append(tmp, static_cast<std::size_t>(r.ptr - tmp));
+}
+
+}  // namespace
+
+void session::finalize(request_slot& slot) {
+  response& res = slot.res;
+  buffer& out = output();
+  int status = res.status();
+  bool bodyless = status < 200 || status == 204 || status == 304;
+  std::string_view reason = status_reason(status);
+  char* p = out.prepare(64);
+  std::memcpy(p, "HTTP/1.1 ", 9);
+  p[9] = static_cast<char>('0' + status / 100 % 10);
+  p[10] = static_cast<char>('0' + status / 10 % 10);
+  p[11] = static_cast<char>('0' + status % 10);
+  p[12] = ' ';
+  out.commit(13);
+  out.append(reason);
+  out.append("\r\n", 2);
+  out.append(app_.server_line);
+  out.append(date_line());
+  if (!bodyless) {
+    out.append("Content-Length: ", 16);
+    append_uint(out, res.body_size());
+    out.append("\r\n", 2);
+  }
+  out.append(res.header_block());
+  if (!slot.keep_alive || slot.error_close)
+    out.append("Connection: close\r\n", 19);
+  else if (slot.req.http_minor() == 0)
+    out.append("Connection: keep-alive\r\n", 24);
+  out.append("\r\n", 2);
+  if (!bodyless && !slot.head) out.append(res.body());
+  res.mark_sent();
+}
+
+void session::fail(int status, std::string_view detail) {
+  if (current_) {
+    pool_.release(current_);
+    current_ = nullptr;
+  }
+  in_message_ = false;
+  request_slot* s = pool_.acquire();
+  s->owner = this;
+  s->error_close = true;
+  s->keep_alive = false;
+  s->complete = true;
+  write_problem(s->res, status, detail, {});
+  if (tail_)
+    tail_->next = s;
+  else
+    head_ = s;
+  tail_ = s;
+  ++inflight_;
+  closing_ = true;
+  partial_.release();
+  if (!in_batch_) {
+    write_ready_responses();
+    flush();
+  }
+}
+
+void session::begin_shutdown() {
+  shutting_down_ = true;
+  if (idle() || (inflight_ == 0 && !head_)) {
+    closing_ = true;
+    close_after_flush(false);
+  }
+}
+
+void session::on_peer_gone() { detach_all(); }
+
+void session::update_wait_state() {
+  if (detached_ || closing_) return;
+  if (!partial_.empty())
+    set_wait_state(need_bytes_ ? wait_state::body : wait_state::header);
+  else if (inflight_ > 0)
+    set_wait_state(wait_state::none);
+  else
+    set_wait_state(wait_state::idle);
+}
+
+// ---------------------------------------------------------------------------
+
+slot_pool::slot_pool(app_core& app, fastjson::loop& loop) : app_(app), loop_(loop) {}
+
+slot_pool::~slot_pool() {
+  while (free_) {
+    request_slot* s = free_;
+    free_ = s->next;
+    delete s;
+  }
+}
+
+request_slot* slot_pool::acquire() {
+  request_slot* s = free_;
+  if (s) {
+    free_ = s->next;
+  } else {
+    s = new request_slot();
+    s->bind(&loop_);
+    s->route_core = &app_;
+    s->pool = this;
+    s->headers.reserve(app_.cfg.max_headers);
+    s->mw_state_size = app_.state_size();
+    if (s->mw_state_size) s->mw_state = std::make_unique<std::byte[]>(s->mw_state_size);
+    ++count_;
+  }
+  s->next = nullptr;
+  return s;
+}
+
+void slot_pool::release(request_slot* s) noexcept {
+  s->reset();
+  s->next = free_;
+  free_ = s;
+}
+
+void request_slot::rebase(const char* old_base, std::size_t len, const char* new_base) noexcept {
+  auto move = [&](std::string_view& v) {
+    if (v.data() >= old_base && v.data() < old_base + len) v = {new_base + (v.data() - old_base), v.size()};
+  };
+  move(req.method_name_);
+  move(req.target_);
+  move(req.path_);
+  move(req.query_);
+  move(req.body_);
+  for (auto& h : headers) {
+    move(h.name);
+    move(h.value);
+  }
+  for (std::size_t i = 0; i < req.param_count_; ++i) {
+    move(req.params_[i].first);
+    move(req.params_[i].second);
+  }
+}
+
+}  // namespace fastjson::detail

@@ -203,16 +203,26 @@ bool read_object(read_ctx& c, V& v, T& out) {
   for (auto fres : obj) {
     od::field f;
     if (auto e = std::move(fres).get(f)) return c.syntax(e);
-    std::string_view key;
-    if (auto e = f.unescaped_key().get(key)) return c.syntax(e);
-    // Inputs usually follow declaration order: start looking after the last hit.
+    // Inputs usually follow declaration order: start looking after the last
+    // hit, comparing the raw key bytes (our names never need escaping).
     std::size_t idx = N;
+    simdjson::ondemand::raw_json_string raw = f.key();
     for (std::size_t k = 0; k < N; ++k) {
       std::size_t j = hint + k < N ? hint + k : hint + k - N;
-      if (names[j] == key) {
+      if (raw.unsafe_is_equal(names[j])) {
         idx = j;
         break;
       }
+    }
+    std::string_view key;
+    if (idx == N) {
+      // Not found verbatim: unescape (which also validates the key) and retry.
+      if (auto e = f.unescaped_key().get(key)) return c.syntax(e);
+      for (std::size_t j = 0; j < N; ++j)
+        if (names[j] == key) {
+          idx = j;
+          break;
+        }
     }
     od::value fv = f.value();
     if (idx == N) {

@@ -60,7 +60,8 @@ class app_core {
   // The pseudo-routes for 404/405/OPTIONS/redirects: app-level middleware only.
   route_entry fallback;
   std::atomic<bool> stop_requested{false};
-  void* running_server = nullptr;  // net::server while run() is active
+  std::atomic<std::uint16_t> bound_port{0};
+  std::atomic<void*> running_server{nullptr};  // net::server while run() is active
   std::string server_line;         // "Server: name\r\n" or ""
 
   void finish(request_slot& slot);

@@ -141,8 +141,12 @@ class app {
   /// Prints "listening on http://HOST:PORT" (the real port) to stdout.
   /// Returns the process exit code (0 after a clean shutdown).
   int run(const fastjson::config& cfg);
-  /// Asks a running app to shut down gracefully (thread-safe).
+  /// Asks a running app to shut down gracefully (thread-safe). Calling it
+  /// before run() makes run() return at once after binding.
   void stop();
+  /// The port run() is listening on (the real one for --port 0), or 0 while
+  /// not listening. Thread-safe; handy for tests that run() in a thread.
+  std::uint16_t port() const noexcept;
 
   detail::app_core& core() noexcept { return *core_; }
 

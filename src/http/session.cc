@@ -26,6 +26,7 @@ struct session::parser_state {
   int err_status = 0;              // status chosen by our own checks
   const char* err_detail = nullptr;
   const char* last_end = nullptr;  // end of the last data span of the head
+  const char* version_begin = nullptr;
   const char* version_end = nullptr;
   const char* body_begin = nullptr;
   std::size_t body_len = 0;
@@ -50,9 +51,11 @@ struct callbacks {
   static int on_method(llhttp_t* p, const char* at, std::size_t n);
   static int on_url(llhttp_t* p, const char* at, std::size_t n);
   static int on_version(llhttp_t* p, const char* at, std::size_t n);
+  static int on_version_complete(llhttp_t* p);
   static int on_header_field(llhttp_t* p, const char* at, std::size_t n);
   static int on_header_value(llhttp_t* p, const char* at, std::size_t n);
   static int on_header_value_complete(llhttp_t* p);
+  static int on_header_field_complete(llhttp_t* p);
   static int on_headers_complete(llhttp_t* p);
   static int on_body(llhttp_t* p, const char* at, std::size_t n);
   static int on_message_complete(llhttp_t* p);
@@ -81,9 +84,11 @@ void callbacks::init() {
   settings.on_method = on_method;
   settings.on_url = on_url;
   settings.on_version = on_version;
+  settings.on_version_complete = on_version_complete;
   settings.on_header_field = on_header_field;
   settings.on_header_value = on_header_value;
   settings.on_header_value_complete = on_header_value_complete;
+  settings.on_header_field_complete = on_header_field_complete;
   settings.on_headers_complete = on_headers_complete;
   settings.on_body = on_body;
   settings.on_message_complete = on_message_complete;
@@ -95,7 +100,7 @@ int callbacks::on_message_begin(llhttp_t* p) {
   auto& ps = *se.ps_;
   se.in_message_ = true;
   ps.err_status = 0;
-  ps.last_end = ps.version_end = ps.body_begin = nullptr;
+  ps.last_end = ps.version_begin = ps.version_end = ps.body_begin = nullptr;
   ps.body_len = 0;
   ps.headers_done = false;
   ps.field_open = false;
@@ -123,10 +128,16 @@ int callbacks::on_url(llhttp_t* p, const char* at, std::size_t n) {
 
 int callbacks::on_version(llhttp_t* p, const char* at, std::size_t n) {
   auto& ps = *s(p).ps_;
-  std::string_view v(at, n);
-  if (v != "1.1" && v != "1.0") return user_error(&ps, 505, "only HTTP/1.0 and HTTP/1.1 are supported");
+  if (!ps.version_begin) ps.version_begin = at;
   ps.version_end = at + n;
   ps.last_end = at + n;
+  return 0;
+}
+
+int callbacks::on_version_complete(llhttp_t* p) {
+  auto& ps = *s(p).ps_;
+  std::string_view v(ps.version_begin, static_cast<std::size_t>(ps.version_end - ps.version_begin));
+  if (v != "1.1" && v != "1.0") return user_error(&ps, 505, "only HTTP/1.0 and HTTP/1.1 are supported");
   return 0;
 }
 
@@ -165,6 +176,14 @@ int callbacks::on_header_value(llhttp_t* p, const char* at, std::size_t n) {
     return user_error(&ps, 431, "the header section is too large");
   h.value = {at, n};
   ps.last_end = at + n;
+  return 0;
+}
+
+int callbacks::on_header_field_complete(llhttp_t* p) {
+  auto& se = s(p);
+  auto& ps = *se.ps_;
+  if (se.current_->headers.empty() || se.current_->headers.back().name.empty())
+    return user_error(&ps, 400, "empty header field name");
   return 0;
 }
 

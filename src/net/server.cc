@@ -144,6 +144,8 @@ int app::run(const fastjson::config& cfg) {
       uv_async_send(&srv.wake);
     }));
   core_->running_server = &srv;
+  core_->bound_port = port;
+  if (core_->stop_requested.exchange(false)) srv.stop_requested = true;
   std::vector<std::thread> threads;
   for (auto& w : srv.workers) threads.emplace_back([&w] { w->run(); });
 
@@ -152,9 +154,11 @@ int app::run(const fastjson::config& cfg) {
               port);
   std::fflush(stdout);
 
+  if (srv.stop_requested) uv_async_send(&srv.wake);
   uv_run(&srv.main, UV_RUN_DEFAULT);
   for (auto& t : threads) t.join();
   core_->running_server = nullptr;
+  core_->bound_port = 0;
   uv_walk(&srv.main, [](uv_handle_t* h, void*) { if (!uv_is_closing(h)) uv_close(h, nullptr); }, nullptr);
   uv_run(&srv.main, UV_RUN_DEFAULT);
   uv_loop_close(&srv.main);
@@ -162,8 +166,10 @@ int app::run(const fastjson::config& cfg) {
   return 0;
 }
 
+std::uint16_t app::port() const noexcept { return core_->bound_port.load(); }
+
 void app::stop() {
-  auto* srv = static_cast<detail::server*>(core_->running_server);
+  auto* srv = static_cast<detail::server*>(core_->running_server.load());
   if (!srv) {
     core_->stop_requested = true;
     return;

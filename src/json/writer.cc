@@ -77,21 +77,25 @@ inline void slow_byte(const unsigned char*& p, const unsigned char* end, char*& 
     ++p;
     return;
   }
-  int n = utf8_length(p, end);
-  if (n == 0) {
-    d[0] = static_cast<char>(0xEF);
-    d[1] = static_cast<char>(0xBF);
-    d[2] = static_cast<char>(0xBD);
-    d += 3;
-    ++p;
-    return;
-  }
-  d[0] = static_cast<char>(p[0]);
-  d[1] = static_cast<char>(p[1]);
-  if (n > 2) d[2] = static_cast<char>(p[2]);
-  if (n > 3) d[3] = static_cast<char>(p[3]);
-  d += n;
-  p += n;
+  // Non-ASCII: validate a whole run of multi-byte sequences here (CJK text is
+  // all 3-byte sequences) instead of going back to the block test each time.
+  do {
+    int n = utf8_length(p, end);
+    if (n == 0) {
+      d[0] = static_cast<char>(0xEF);
+      d[1] = static_cast<char>(0xBF);
+      d[2] = static_cast<char>(0xBD);
+      d += 3;
+      ++p;
+      continue;
+    }
+    d[0] = static_cast<char>(p[0]);
+    d[1] = static_cast<char>(p[1]);
+    if (n > 2) d[2] = static_cast<char>(p[2]);
+    if (n > 3) d[3] = static_cast<char>(p[3]);
+    d += n;
+    p += n;
+  } while (p < end && *p >= 0x80);
 }
 
 #if defined(__SSE2__)

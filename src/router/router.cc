@@ -59,6 +59,8 @@ void router::add(method m, std::string_view pattern, int route_id) {
       std::string_view name = rest.substr(1, end - 1);
       if (name.empty())
         throw std::invalid_argument(fmt::format("route '{}': empty parameter name", label));
+      if (c == '*' && name.find('/') != std::string_view::npos)
+        throw std::invalid_argument(fmt::format("route '{}': a wildcard must be the last segment", label));
       if (++params_seen > max_params)
         throw std::invalid_argument(fmt::format("route '{}': more than {} parameters", label, max_params));
       if (c == '*') {
@@ -134,8 +136,7 @@ struct matcher {
   std::size_t mi;
   router::params& out;
   std::size_t count = 0;
-  const void* fallback = nullptr;  // first node whose path matched (405 candidate)
-  std::size_t fallback_count = 0;
+  std::uint16_t allowed = 0;  // methods of every node the path matched (405 / OPTIONS)
 };
 
 }  // namespace
@@ -149,10 +150,9 @@ static const Node* descend(const Node* n, std::string_view path, matcher& m) noe
       if (n->routes[m.mi] >= 0 ||
           (m.mi == static_cast<std::size_t>(method::head) && n->routes[static_cast<std::size_t>(method::get)] >= 0))
         return n;
-      if (!m.fallback) {
-        m.fallback = n;
-        m.fallback_count = m.count;
-      }
+      // Keep searching: a lower-priority branch may hold the method, and
+      // otherwise `Allow` must list the methods of every matching route.
+      m.allowed |= n->mask;
     }
     // An empty remainder still matches a wildcard.
     if (n->wildcard && m.count < router::max_params) {
@@ -199,11 +199,10 @@ router::match_result router::match(method meth, std::string_view path, params& o
     res.param_count = m.count;
     return res;
   }
-  if (m.fallback) {
-    // Re-run to the fallback node to recover its parameters is unnecessary:
-    // a 405 does not reach a handler.
+  if (m.allowed) {
+    // A 405 does not reach a handler, so the parameters are not needed.
     res.path_found = true;
-    res.allowed = static_cast<const node*>(m.fallback)->mask;
+    res.allowed = m.allowed;
   }
   return res;
 }

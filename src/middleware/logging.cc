@@ -30,20 +30,33 @@ class access_log_mw final : public middleware_with_state<std::uint64_t> {
   void after(request& req, response& res, std::uint64_t& t0) override {
     // Each worker collects lines in its own buffer; one write per batch.
     thread_local batch b;
-    std::uint64_t us = (mono_ns() - t0) / 1000;
+    std::uint64_t now = mono_ns();
+    fastjson::loop* l = &req.loop();
+    if (b.out != out_ || b.loop != l) {
+      // Another log (another file) or another loop used this thread's batch
+      // last: its lines go to its own file now, and its timer may be gone
+      // (a loop cancels its timers when it stops).
+      b.write();
+      b.out = out_;
+      b.loop = l;
+      b.scheduled = false;
+    }
+    // A flush timer that never fired belonged to a loop that stopped.
+    if (b.scheduled && now - b.scheduled_ns > 1'000'000'000) b.scheduled = false;
+    std::uint64_t us = (now - t0) / 1000;
     auto path = req.path();
     fmt::format_to(std::back_inserter(b.text), "{} {} {} {} {}us", req.method_name(), path, res.status(),
                    res.body_size(), us);
     if (!req.id().empty()) fmt::format_to(std::back_inserter(b.text), " {}", req.id());
     b.text.push_back('\n');
     if (b.text.size() > 16 * 1024) {
-      b.write(out_);
+      b.write();
     } else if (!b.scheduled) {
       b.scheduled = true;
-      std::FILE* out = out_;
-      req.loop().set_timeout(std::chrono::milliseconds(50), [out] {
+      b.scheduled_ns = now;
+      l->set_timeout(std::chrono::milliseconds(50), [] {
         b.scheduled = false;
-        b.write(out);
+        b.write();
       });
     }
   }
@@ -51,14 +64,17 @@ class access_log_mw final : public middleware_with_state<std::uint64_t> {
  private:
   struct batch {
     fmt::memory_buffer text;
+    std::FILE* out = nullptr;  // the file the collected lines belong to
+    fastjson::loop* loop = nullptr;
     bool scheduled = false;
-    void write(std::FILE* out) {
-      if (text.size() == 0) return;
+    std::uint64_t scheduled_ns = 0;
+    void write() {
+      if (text.size() == 0 || !out) return;
       std::fwrite(text.data(), 1, text.size(), out);
       std::fflush(out);
       text.clear();
     }
-    ~batch() { write(stdout); }
+    ~batch() { write(); }
   };
   std::FILE* out_;
 };

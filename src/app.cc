@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <ostream>
 
 #include "app_core.h"
@@ -129,7 +130,10 @@ void app_core::dispatch(request_slot& slot) {
         bad_path = true;
         break;
       }
-      if (dec == '/' || dec == '\0') {  // keep %2F (and refuse NUL) so segments stay intact
+      // Keep %2F so segments stay intact, and %25 so that params, decoded
+      // once more below, are not decoded twice ("%2541" is "%41", not "A");
+      // refuse NUL.
+      if (dec == '/' || dec == '%' || dec == '\0') {
         if (dec == '\0') {
           bad_path = true;
           break;
@@ -229,7 +233,13 @@ void app_core::dispatch(request_slot& slot) {
         res.header("Allow", allow_header(slot.allowed));
         break;
       case fb_redirect: {
-        std::string loc(req.path());
+        // From the raw (still encoded) path: the decoded one may hold bytes
+        // that are not valid in a header (a decoded CR or LF).
+        std::string loc(raw_path);
+        if (loc.size() > 1 && loc.back() == '/')
+          loc.pop_back();
+        else
+          loc += '/';
         if (!query.empty()) loc += "?" + std::string(query);
         res.redirect(loc, 308);
         break;
@@ -256,6 +266,13 @@ void app_core::run_handler(request_slot& slot, const handler& h) {
     }
     finish(slot);
     return;
+  }
+  // The handler will outlive the read buffer that `instance` (the raw path)
+  // points into; give problem documents written later their own copy.
+  if (std::string_view inst = slot.res.instance(); !inst.empty()) {
+    char* copy = slot.scratch.allocate(inst.size());
+    std::memcpy(copy, inst.data(), inst.size());
+    slot.res.bind_instance(std::string_view(copy, inst.size()));
   }
   try {
     slot.running = h.async()(slot.req, slot.res);

@@ -1,0 +1,294 @@
+// mw::response_cache: a shared HTTP cache for GET/HEAD responses.
+//
+// Entries live in a cache::sharded_cache. Besides the body, an entry keeps
+// what a hit must replay, packed into the entry's content-type field (which
+// the cache treats as opaque bytes):
+//
+//   "SSS" + content type + "\n" + header lines ("Name: value\r\n"...)
+//
+// SSS is the three-digit status. A route whose response had `Vary` gets a
+// marker entry under the base key instead: "\x01" + the varied header names
+// (lower case, comma separated). The response itself is stored under
+// base + "\0" + each varied request header's value + "\0". A status always
+// starts with a digit, so a marker can't be mistaken for a response.
+
+#include "fastjson/mw/response_cache.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <charconv>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "fastjson/cache.h"
+
+namespace fastjson::mw {
+namespace {
+
+constexpr char vary_marker = '\x01';
+
+std::string_view trim(std::string_view s) noexcept {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// Calls fn(item) for each comma-separated, trimmed, non-empty item.
+template <class F>
+void for_each_item(std::string_view list, F&& fn) {
+  while (!list.empty()) {
+    std::size_t c = list.find(',');
+    std::string_view item = trim(list.substr(0, c));
+    if (!item.empty()) fn(item);
+    if (c == std::string_view::npos) break;
+    list.remove_prefix(c + 1);
+  }
+}
+
+bool starts_with_ci(std::string_view s, std::string_view prefix) noexcept {
+  return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
+}
+
+// The Cache-Control directives this middleware acts on.
+struct cache_control {
+  bool no_store = false;
+  bool no_cache = false;
+  bool is_private = false;
+  std::optional<long long> max_age;
+  std::optional<long long> s_maxage;
+};
+
+std::optional<long long> delta_seconds(std::string_view v) {
+  if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
+  long long n = 0;
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (v.empty() || p != v.data() + v.size()) return std::nullopt;
+  if (ec == std::errc::result_out_of_range) return (long long)1 << 31;  // RFC 9111 5.2: "a very large value"
+  if (ec != std::errc() || n < 0) return std::nullopt;
+  return n;
+}
+
+cache_control parse_cache_control(std::optional<std::string_view> h) {
+  cache_control cc;
+  if (!h) return cc;
+  for_each_item(*h, [&](std::string_view d) {
+    std::size_t eq = d.find('=');
+    std::string_view name = trim(d.substr(0, eq));
+    std::string_view arg = eq == std::string_view::npos ? std::string_view() : trim(d.substr(eq + 1));
+    if (iequals(name, "no-store")) {
+      cc.no_store = true;
+    } else if (iequals(name, "no-cache")) {
+      cc.no_cache = true;
+    } else if (iequals(name, "private")) {
+      cc.is_private = true;
+    } else if (iequals(name, "max-age")) {
+      // An invalid max-age makes the response stale (RFC 9111 4.2.1).
+      cc.max_age = delta_seconds(arg).value_or(0);
+    } else if (iequals(name, "s-maxage")) {
+      cc.s_maxage = delta_seconds(arg).value_or(0);
+    }
+  });
+  return cc;
+}
+
+// If-None-Match uses the weak comparison (RFC 9110 13.1.2).
+bool etag_matches(std::string_view if_none_match, std::string_view etag) {
+  auto opaque = [](std::string_view t) { return starts_with_ci(t, "W/") ? t.substr(2) : t; };
+  bool hit = false;
+  for_each_item(if_none_match, [&](std::string_view t) {
+    if (t == "*" || opaque(t) == opaque(etag)) hit = true;
+  });
+  return hit;
+}
+
+// Whether the header line's name is one a hit must not replay from storage.
+bool replay_skips(std::string_view name, bool keep_cookies) {
+  return iequals(name, "content-type") || iequals(name, "etag") || iequals(name, "age") ||
+         (!keep_cookies && iequals(name, "set-cookie"));
+}
+
+// Hit, miss, bypass: what `after` has to do. Lives in the request arena.
+struct rc_state {
+  std::size_t header_offset = 0;  // header bytes set before this middleware ran
+  bool store = false;
+};
+
+class response_cache_mw final : public middleware_with_state<rc_state> {
+ public:
+  explicit response_cache_mw(response_cache_options o) : opts_(std::move(o)) {
+    if (opts_.default_ttl.count() <= 0)
+      throw std::invalid_argument("mw::response_cache: default_ttl must be positive");
+    store_ = opts_.store;
+    if (!store_) {
+      store_ = std::make_shared<cache::sharded_cache>(cache::options{
+          .max_bytes = opts_.max_bytes,
+          .max_value_bytes = opts_.max_body_bytes,
+          .policy = opts_.policy,
+          .clock = opts_.clock,
+          .shards = opts_.shards,
+      });
+    }
+  }
+
+  bool before(request& req, response& res, rc_state& st) override {
+    st.header_offset = res.header_block().size();
+    const method m = req.method();
+    if (m != method::get && m != method::head) return true;
+    if (!opts_.cache_authorized && req.header("authorization")) return true;
+    cache_control cc = parse_cache_control(req.header("cache-control"));
+    if (cc.no_store) return true;  // neither served from nor stored in the cache
+    st.store = m == method::get;
+    bool revalidate = cc.no_cache || (cc.max_age && *cc.max_age == 0);
+    if (!revalidate)
+      if (auto p = req.header("pragma"); p && !req.header("cache-control") && iequals(trim(*p), "no-cache"))
+        revalidate = true;
+    if (revalidate) return true;  // run the handler; `after` stores the fresh answer
+
+    const cache::time_point now = store_->now();
+    std::string& key = scratch_key();
+    base_key(req, key);
+    cache::entry_ptr e = store_->get(key, now);
+    if (e && is_marker(*e)) {
+      variant_key(req, e->value(), key);
+      e = store_->get(key, now);
+    }
+    if (!e) return true;
+    const std::chrono::seconds age = e->age(now);
+    if (cc.max_age && age.count() > *cc.max_age) return true;
+    serve(req, res, *e, age);
+    st.store = false;
+    return false;
+  }
+
+  void after(request& req, response& res, rc_state& st) override {
+    if (!st.store || !res.done() || res.error()) return;
+    const int status = res.status();
+    if (std::find(opts_.statuses.begin(), opts_.statuses.end(), status) == opts_.statuses.end()) return;
+    if (status < 100 || status > 999) return;
+    if (!opts_.cache_set_cookie && res.header("set-cookie")) return;
+    cache_control cc = parse_cache_control(res.header("cache-control"));
+    if (cc.no_store || cc.no_cache || cc.is_private) return;
+    long long ttl = cc.s_maxage ? *cc.s_maxage : cc.max_age ? *cc.max_age : opts_.default_ttl.count();
+    if (ttl <= 0) return;  // stale at once (and ttl 0 means "forever" to the cache)
+    std::string_view body = res.body();
+    if (body.size() > opts_.max_body_bytes) return;
+
+    // Vary: "*" can't be keyed; otherwise the listed request headers' values.
+    std::string vary_names;
+    bool vary_star = false;
+    if (auto v = res.header("vary")) {
+      for_each_item(*v, [&](std::string_view n) {
+        if (n == "*") vary_star = true;
+        if (!vary_names.empty()) vary_names += ',';
+        for (char c : n) vary_names += static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
+      });
+    }
+    if (vary_star) return;
+
+    // The headers this route set (everything after what outer middleware had
+    // set when `before` ran). A handler that removed an outer header breaks
+    // the offset: don't guess, don't store.
+    std::string_view block = res.header_block();
+    if (block.size() < st.header_offset) return;
+    std::string meta = fmt::format("{:03d}{}\n", status, res.header("content-type").value_or(""));
+    std::string_view own = block.substr(st.header_offset);
+    while (!own.empty()) {
+      std::size_t eol = own.find("\r\n");
+      if (eol == std::string_view::npos) break;
+      std::string_view line = own.substr(0, eol + 2);
+      own.remove_prefix(eol + 2);
+      if (!replay_skips(line.substr(0, line.find(':')), opts_.cache_set_cookie)) meta += line;
+    }
+    if (meta.size() > 60000) return;  // entry metadata fields are 16-bit
+
+    std::string etag;
+    if (auto t = res.header("etag")) {
+      etag = *t;
+    } else {
+      etag = cache::make_etag(body);
+      res.header("ETag", etag);
+    }
+
+    const cache::time_point now = store_->now();
+    const auto fresh = std::chrono::duration_cast<cache::duration>(std::chrono::seconds(ttl));
+    std::string key;
+    base_key(req, key);
+    if (!vary_names.empty()) {
+      cache::entry_ptr marker = store_->peek(key, now);
+      if (!marker || !is_marker(*marker) || marker->value() != vary_names ||
+          marker->expires() < now + fresh) {
+        std::string ct(1, vary_marker);
+        store_->put(key, vary_names, {.content_type = ct, .ttl = fresh}, now);
+      }
+      variant_key(req, vary_names, key);
+    }
+    store_->put(key, body, {.content_type = meta, .etag = etag, .ttl = fresh}, now);
+    if (opts_.sweep_budget) store_->sweep(now, opts_.sweep_budget);
+  }
+
+ private:
+  static bool is_marker(const cache::entry& e) noexcept {
+    return !e.content_type().empty() && e.content_type()[0] == vary_marker;
+  }
+
+  // A per-thread buffer, so a lookup allocates nothing in steady state.
+  static std::string& scratch_key() {
+    thread_local std::string key;
+    return key;
+  }
+
+  static void base_key(const request& req, std::string& key) {
+    key.assign(req.path());
+    if (!req.query_string().empty()) {
+      key += '?';
+      key += req.query_string();
+    }
+  }
+
+  static void variant_key(const request& req, std::string_view names, std::string& key) {
+    key += '\0';
+    for_each_item(names, [&](std::string_view n) {
+      key += req.header(n).value_or("");
+      key += '\0';
+    });
+  }
+
+  void serve(const request& req, response& res, const cache::entry& e, std::chrono::seconds age) {
+    std::string_view meta = e.content_type();
+    int status = (meta[0] - '0') * 100 + (meta[1] - '0') * 10 + (meta[2] - '0');
+    std::size_t nl = meta.find('\n');
+    std::string_view content_type = meta.substr(3, nl - 3);
+    std::string_view lines = meta.substr(nl + 1);
+    while (!lines.empty()) {
+      std::size_t eol = lines.find("\r\n");
+      std::string_view line = lines.substr(0, eol);
+      lines.remove_prefix(eol + 2);
+      std::size_t colon = line.find(':');
+      res.header(line.substr(0, colon), trim(line.substr(colon + 1)));
+    }
+    res.header("ETag", e.etag());
+    char buf[24];
+    auto [p, ec] = std::to_chars(buf, buf + sizeof buf, age.count());
+    res.header("Age", std::string_view(buf, static_cast<std::size_t>(p - buf)));
+    auto inm = req.header("if-none-match");
+    if (inm && status == 200 && etag_matches(*inm, e.etag())) {
+      res.no_content(304);
+      return;
+    }
+    res.status(status);
+    res.send(e.value(), content_type);
+  }
+
+  response_cache_options opts_;
+  std::shared_ptr<cache::sharded_cache> store_;
+};
+
+}  // namespace
+
+middleware_ptr response_cache(response_cache_options opts) {
+  return std::make_shared<response_cache_mw>(std::move(opts));
+}
+
+}  // namespace fastjson::mw

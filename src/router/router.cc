@@ -162,17 +162,25 @@ static const Node* descend(const Node* n, std::string_view path, matcher& m) noe
     }
     return nullptr;
   }
-  if (!n->first_bytes.empty()) {
-    if (const void* p = std::memchr(n->first_bytes.data(), path[0], n->first_bytes.size())) {
-      const Node* c = n->children[static_cast<const char*>(p) - n->first_bytes.data()].get();
-      const std::string& pre = c->prefix;
-      if (path.size() >= pre.size() && std::memcmp(path.data(), pre.data(), pre.size()) == 0)
-        if (auto* r = descend(c, path.substr(pre.size()), m)) return r;
+  // Prefixes, child lists and segments are short: plain loops beat calls
+  // to memchr/memcmp here (those were half of the lookup time).
+  const char* fb = n->first_bytes.data();
+  for (std::size_t i = 0, k = n->first_bytes.size(); i < k; ++i) {
+    if (fb[i] != path[0]) continue;
+    const Node* c = n->children[i].get();
+    const char* pre = c->prefix.data();
+    std::size_t len = c->prefix.size();
+    if (path.size() >= len) {
+      std::size_t j = 1;  // byte 0 matched through first_bytes
+      while (j < len && pre[j] == path[j]) ++j;
+      if (j == len)
+        if (auto* r = descend(c, path.substr(len), m)) return r;
     }
+    break;
   }
   if (n->param && m.count < router::max_params) {
-    std::size_t end = path.find('/');
-    if (end == std::string_view::npos) end = path.size();
+    std::size_t end = 0;
+    while (end < path.size() && path[end] != '/') ++end;
     if (end > 0) {
       m.out[m.count++] = {n->param_name, path.substr(0, end)};
       if (auto* r = descend(n->param.get(), path.substr(end), m)) return r;

@@ -1,0 +1,192 @@
+// A full in-process request: `GET /json` parsed by the real session (llhttp),
+// routed, run through three middlewares (request_id, a middleware_with_state
+// timer, cors with an allowed origin), answered with res.json and serialized
+// into the output buffer. No sockets: a minimal in-memory session subclass
+// of fastjson::detail::session (the same half of a connection the network
+// path uses), so only the server side is measured; the test client's own
+// response parsing is not.
+//
+// Reported:
+//   ns_per_request      time per request (kIsRate|kInvert counter)
+//   allocs_per_request  heap allocations per request in steady state
+//                       (global operator new is replaced below; target 0)
+//
+// FASTJSON_BENCH_TRACE=N prints a backtrace (glibc backtrace()) for the
+// first N allocations made inside the measured loop, to find where they
+// come from.
+//
+//   ./build-rt/benchmarks/request_bench --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
+
+#include <benchmark/benchmark.h>
+#include <execinfo.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <string>
+
+#include "app_core.h"
+#include "fastjson/app.h"
+#include "fastjson/json/reflect.h"
+#include "fastjson/mw/builtin.h"
+#include "http/session.h"
+#include "net/loop_impl.h"
+
+// --- allocation counting (with optional backtraces) -------------------------
+
+namespace {
+std::size_t g_allocs = 0;   // the benchmark runs on one thread
+bool g_tracing = false;     // inside the measured loop
+long g_trace_left = 0;      // backtraces still to print
+thread_local bool g_in_trace = false;
+
+void maybe_trace(std::size_t n) {
+  if (!g_tracing || g_trace_left <= 0 || g_in_trace) return;
+  g_in_trace = true;
+  --g_trace_left;
+  char head[64];
+  int len = std::snprintf(head, sizeof head, "--- allocation of %zu bytes:\n", n);
+  ssize_t w = ::write(2, head, static_cast<std::size_t>(len));
+  (void)w;
+  void* frames[32];
+  int k = backtrace(frames, 32);
+  backtrace_symbols_fd(frames, k, 2);
+  g_in_trace = false;
+}
+}  // namespace
+
+void* operator new(std::size_t n) {
+  ++g_allocs;
+  maybe_trace(n);
+  if (void* p = std::malloc(n ? n : 1)) return p;
+  throw std::bad_alloc();
+}
+void* operator new[](std::size_t n) { return operator new(n); }
+void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
+  ++g_allocs;
+  maybe_trace(n);
+  return std::malloc(n ? n : 1);
+}
+void* operator new[](std::size_t n, const std::nothrow_t& t) noexcept { return operator new(n, t); }
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+
+// --- the app -------------------------------------------------------------------
+
+namespace bench {
+struct message {
+  std::string message;
+};
+FASTJSON_REFLECT(message, message)
+}  // namespace bench
+
+namespace {
+
+// Server-Timing from a per-request start time, without allocating.
+struct timing_mw : fastjson::middleware_with_state<std::chrono::steady_clock::time_point> {
+  bool before(fastjson::request&, fastjson::response&, std::chrono::steady_clock::time_point& t0) override {
+    t0 = std::chrono::steady_clock::now();
+    return true;
+  }
+  void after(fastjson::request&, fastjson::response& res, std::chrono::steady_clock::time_point& t0) override {
+    auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count();
+    char buf[32];
+    int n = std::snprintf(buf, sizeof buf, "app;dur=%lld", static_cast<long long>(us));
+    res.header("Server-Timing", std::string_view(buf, static_cast<std::size_t>(n)));
+  }
+};
+
+// The transport half: output into a buffer that the benchmark clears.
+class memory_session final : public fastjson::detail::session {
+ public:
+  explicit memory_session(fastjson::detail::loop_impl& l) : session(l.app, l.handle, l.pool), loop_(l) {}
+  fastjson::buffer& output() override { return out; }
+  void flush() override {}
+  void close_after_flush(bool) override { closed = true; }
+  void set_wait_state(fastjson::detail::wait_state) override {}
+  void pause_reading() override {}
+  void resume_reading() override {}
+  std::string_view date_line() override {
+    loop_.update_date();
+    return {loop_.date, loop_.date_len};
+  }
+  std::string_view peer_address() override { return "127.0.0.1"; }
+
+  fastjson::buffer out;
+  bool closed = false;
+
+ private:
+  fastjson::detail::loop_impl& loop_;
+};
+
+constexpr std::string_view request_bytes =
+    "GET /json HTTP/1.1\r\n"
+    "Host: bench.local\r\n"
+    "User-Agent: request_bench\r\n"
+    "Accept: application/json\r\n"
+    "Origin: https://good.example\r\n"
+    "\r\n";
+
+void bm_inprocess_json(benchmark::State& state) {
+  fastjson::app app;
+  app.use(fastjson::mw::request_id());
+  app.use(std::make_shared<timing_mw>());
+  app.use(fastjson::mw::cors({.origins = {"https://good.example"}}));
+  app.get("/json", [](fastjson::request&, fastjson::response& res) { res.json(bench::message{"Hello, World!"}); });
+  auto& core = app.core();
+  core.freeze();
+  fastjson::detail::loop_impl loop(core);
+  fastjson::detail::current_scope scope(loop);
+  memory_session session(loop);
+  session.out.reserve(64 * 1024);
+
+  // The read buffer, with the padding the parser relies on.
+  std::string in(request_bytes);
+  in.append(fastjson::request::body_padding, '\0');
+
+  auto one = [&] {
+    session.on_read(in.data(), request_bytes.size());
+    session.out.clear();
+  };
+  // Warm up: pools, arenas, buffers reach their steady size; check the answer.
+  std::size_t first_allocs = g_allocs;
+  session.on_read(in.data(), request_bytes.size());
+  first_allocs = g_allocs - first_allocs;  // a cold slot, arena, buffers: shows the counter works
+  std::string first = session.out.str();
+  session.out.clear();
+  if (first.find("HTTP/1.1 200 OK") != 0 || first.find("Access-Control-Allow-Origin: https://good.example") ==
+                                                std::string::npos ||
+      first.find("Server-Timing: app;dur=") == std::string::npos ||
+      first.find("{\"message\":\"Hello, World!\"}") == std::string::npos) {
+    state.SkipWithError(("unexpected response: " + first).c_str());
+    return;
+  }
+  for (int i = 0; i < 100; ++i) one();
+
+  const char* trace = std::getenv("FASTJSON_BENCH_TRACE");
+  g_trace_left = trace ? std::atol(trace) : 0;
+  std::size_t allocs_before = g_allocs;
+  g_tracing = true;
+  for (auto _ : state) one();
+  g_tracing = false;
+  std::size_t allocs = g_allocs - allocs_before;
+
+  state.SetItemsProcessed(state.iterations());
+  state.counters["ns_per_request"] =
+      benchmark::Counter(1, benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+  state.counters["allocs_per_request"] =
+      benchmark::Counter(static_cast<double>(allocs) / static_cast<double>(state.iterations()));
+  state.counters["first_request_allocs"] = benchmark::Counter(static_cast<double>(first_allocs));
+  if (session.closed) state.SkipWithError("the session closed the connection");
+}
+
+}  // namespace
+
+BENCHMARK(bm_inprocess_json)->Name("BM_inprocess_json");
+
+BENCHMARK_MAIN();

@@ -159,11 +159,11 @@ T read_body(const request& req) {
 std::int64_t query_int(const request& req, std::string_view name, std::int64_t fallback, std::int64_t lo,
                        std::int64_t hi) {
   auto v = req.query<std::int64_t>(name, fallback);  // not an integer -> 400
-  if (v < lo || v > hi)
-    throw http_error(400, "query parameter '" + std::string(name) + "' must be between " + std::to_string(lo) +
-                              " and " + std::to_string(hi),
-                     {{"#query/" + std::string(name),
-                       "must be between " + std::to_string(lo) + " and " + std::to_string(hi)}}});
+  if (v < lo || v > hi) {
+    std::string range = "must be between " + std::to_string(lo) + " and " + std::to_string(hi);
+    throw http_error(400, "query parameter '" + std::string(name) + "' " + range,
+                     {{"#query/" + std::string(name), range}});
+  }
   return v;
 }
 

@@ -4,4 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/build.sh
-exec ./build/examples/hello/fastjson-hello "$@"
+# The todos service keeps its data in ./todos.db unless --db says otherwise.
+exec ./build/examples/todos/fastjson-todos "$@"

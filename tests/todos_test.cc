@@ -155,6 +155,9 @@ TEST_CASE("todos: validation errors carry JSON Pointers", "[todos]") {
   CHECK(c.post("/api/todos", R"({"title":")" + std::string(200, 'a') + R"("})").status == 201);
   CHECK(has_pointer(problem(c.post("/api/todos", R"({"title":null})"), 422), "/title"));
   CHECK(has_pointer(problem(c.post("/api/todos", R"({"title":5})"), 422), "/title"));
+  CHECK(has_pointer(problem(c.post("/api/todos", R"({"title":"\u0000"})"), 422), "/title"));
+  CHECK(has_pointer(problem(c.post("/api/todos", R"({"title":"a\tb"})"), 422), "/title"));
+  problem(c.post("/api/todos", "{\"title\":\"\xff\"}"), 400);  // invalid UTF-8
   CHECK(has_pointer(problem(c.post("/api/todos", R"({"title":"a","done":"yes"})"), 422), "/done"));
   CHECK(has_pointer(problem(c.post("/api/todos", R"({"title":"a","done":1})"), 422), "/done"));
   for (const char* due : {"2023-02-29", "2024-02-30", "2024-13-01", "2024-00-10", "2024-04-31", "tomorrow",
@@ -242,6 +245,7 @@ TEST_CASE("todos: patch", "[todos]") {
 
   CHECK(has_pointer(problem(c.patch(u, R"({"title":null})"), 422), "/title"));
   CHECK(has_pointer(problem(c.patch(u, R"({"title":""})"), 422), "/title"));
+  CHECK(has_pointer(problem(c.patch(u, R"({"title":"\u0000x"})"), 422), "/title"));
   CHECK(has_pointer(problem(c.patch(u, R"({"done":null})"), 422), "/done"));
   CHECK(has_pointer(problem(c.patch(u, R"({"done":"true"})"), 422), "/done"));
   CHECK(has_pointer(problem(c.patch(u, R"({"due":"2031-02-29"})"), 422), "/due"));

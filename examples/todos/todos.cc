@@ -99,7 +99,19 @@ void check_due(const std::optional<std::string>& due, std::vector<problem_field_
     errs.push_back({"/due", "expected a calendar date YYYY-MM-DD"});
 }
 
+// Control characters (a NUL above all, which SQLite's length() stops at)
+// have no place in a title.
+void check_title(std::string_view title, std::vector<problem_field_error>& errs) {
+  if (has_error_at(errs, "/title")) return;
+  for (unsigned char ch : title)
+    if (ch < 0x20 || ch == 0x7f) {
+      errs.push_back({"/title", "must not contain control characters"});
+      return;
+    }
+}
+
 void extra_checks(const todo_input& in, std::string_view, std::vector<problem_field_error>& errs) {
+  check_title(in.title, errs);
   check_due(in.due, errs);
 }
 
@@ -131,6 +143,7 @@ void extra_checks(const todo_patch& in, std::string_view body, std::vector<probl
   auto p = scan_patch(body);
   if (p.title_null && !has_error_at(errs, "/title")) errs.push_back({"/title", "must not be null"});
   if (p.done_null && !has_error_at(errs, "/done")) errs.push_back({"/done", "must not be null"});
+  if (in.title) check_title(*in.title, errs);
   check_due(in.due, errs);
 }
 
@@ -151,6 +164,18 @@ T read_body(const request& req) {
   extra_checks(value, req.body(), errs);
   if (!errs.empty()) throw http_error(422, detail, std::move(errs));
   return value;
+}
+
+// The schema's CHECK constraints repeat the checks above; should one still
+// fire, the input was at fault, not the server: 422, never 500.
+template <class T>
+task<T> client_input(task<T> t) {
+  try {
+    co_return co_await std::move(t);
+  } catch (const fastjson::db::error& e) {
+    if (!e.is_constraint()) throw;
+    throw http_error(422, "the todo does not satisfy the database constraints");
+  }
 }
 
 // ---------------------------------------------------------------------------
@@ -268,10 +293,10 @@ void install_routes(fastjson::app& app, db_ptr db) {
     need(db);
     auto in = read_body<todo_input>(req);
     // RETURNING runs on the writer; the insert is committed before we resume.
-    auto row = co_await db->query_one<todo_row>(
+    auto row = co_await client_input(db->query_one<todo_row>(
         "INSERT INTO todos(title, done, due, created_at, updated_at, version) "
         "VALUES(?, ?, ?, " TODOS_NOW ", " TODOS_NOW ", 1) RETURNING *",
-        in.title, in.done, in.due);
+        in.title, in.done, in.due));
     if (!row) throw std::runtime_error("INSERT ... RETURNING returned no row");
     res.set_header("Location", "/api/todos/" + std::to_string(row->id));
     send_todo(res, std::move(*row), 201);
@@ -300,7 +325,7 @@ void install_routes(fastjson::app& app, db_ptr db) {
     auto if_match = header_copy(req, "if-match");
     // Read, check the precondition and write in one transaction on the
     // writer thread, so no other write can slip in between.
-    auto row = co_await db->transaction([&](connection& c) -> todo_row {
+    auto row = co_await client_input(db->transaction([&](connection& c) -> todo_row {
       auto cur = c.query_one<todo_row>("SELECT * FROM todos WHERE id = ?", id);
       if (!cur) not_found(id);
       check_if_match(if_match, *cur);
@@ -308,7 +333,7 @@ void install_routes(fastjson::app& app, db_ptr db) {
           "UPDATE todos SET title = ?, done = ?, due = ?, updated_at = " TODOS_NOW
           ", version = version + 1 WHERE id = ? RETURNING *",
           in.title, in.done, in.due, id);
-    });
+    }));
     send_todo(res, std::move(row), 200);
   });
 
@@ -319,7 +344,7 @@ void install_routes(fastjson::app& app, db_ptr db) {
     auto in = read_body<todo_patch>(req);
     bool due_given = scan_patch(req.body()).due_present;
     auto if_match = header_copy(req, "if-match");
-    auto row = co_await db->transaction([&](connection& c) -> todo_row {
+    auto row = co_await client_input(db->transaction([&](connection& c) -> todo_row {
       auto cur = c.query_one<todo_row>("SELECT * FROM todos WHERE id = ?", id);
       if (!cur) not_found(id);
       check_if_match(if_match, *cur);
@@ -330,7 +355,7 @@ void install_routes(fastjson::app& app, db_ptr db) {
           "UPDATE todos SET title = ?, done = ?, due = ?, updated_at = " TODOS_NOW
           ", version = version + 1 WHERE id = ? RETURNING *",
           title, done, due, id);
-    });
+    }));
     send_todo(res, std::move(row), 200);
   });
 

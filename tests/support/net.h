@@ -51,7 +51,7 @@ inline std::string read_until_close(int fd, std::chrono::milliseconds timeout, b
     pollfd p{fd, POLLIN, 0};
     if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) return out;
     char buf[65536];
-    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    ssize_t n = ::read(fd, buf, sizeof buf);
     if (n <= 0) {
       if (closed) *closed = true;
       return out;
@@ -70,7 +70,7 @@ inline std::string read_until(int fd, std::string_view needle, std::chrono::mill
     pollfd p{fd, POLLIN, 0};
     if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
     char buf[65536];
-    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    ssize_t n = ::read(fd, buf, sizeof buf);
     if (n <= 0) break;
     out.append(buf, static_cast<std::size_t>(n));
   }

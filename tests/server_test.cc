@@ -1,0 +1,303 @@
+// The real server over loopback sockets: keep-alive, pipelining, timeouts,
+// graceful shutdown, lingering close, resets and the connection limit.
+
+#include <catch2/catch.hpp>
+#include <dirent.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include "fastjson/fastjson.h"
+#include "support/net.h"
+
+using namespace std::chrono_literals;
+using test_net::connect_to;
+using test_net::read_until;
+using test_net::read_until_close;
+using test_net::send_all;
+
+namespace {
+
+void routes(fastjson::app& app) {
+  app.get("/plaintext", [](fastjson::request&, fastjson::response& res) { res.text("Hello, World!"); });
+  app.get("/slow", [](fastjson::request& req, fastjson::response& res) -> fastjson::task<> {
+    co_await fastjson::sleep(req.loop(), 300ms);
+    res.text("done");
+  });
+  app.post("/echo", [](fastjson::request& req, fastjson::response& res) { res.send(req.body(), "text/plain"); });
+}
+
+std::size_t count_fds() {
+  std::size_t n = 0;
+  if (DIR* d = opendir("/proc/self/fd")) {
+    while (readdir(d)) ++n;
+    closedir(d);
+  }
+  return n;
+}
+
+std::size_t count(std::string_view hay, std::string_view needle) {
+  std::size_t n = 0;
+  for (auto p = hay.find(needle); p != std::string_view::npos; p = hay.find(needle, p + 1)) ++n;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("server answers keep-alive and pipelined requests over TCP", "[server]") {
+  fastjson::app app;
+  routes(app);
+  fastjson::config cfg;
+  cfg.threads = 2;
+  test_net::running_app srv(app, cfg);
+  int fd = connect_to(srv.port());
+  REQUIRE(fd >= 0);
+  std::string req = "GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n";
+  std::string batch;
+  for (int i = 0; i < 16; ++i) batch += req;
+  REQUIRE(send_all(fd, batch));
+  std::string got;
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (count(got, "Hello, World!") < 16 && std::chrono::steady_clock::now() < deadline)
+    got += read_until(fd, "Hello, World!", 1000ms);
+  REQUIRE(count(got, "HTTP/1.1 200 OK") == 16);
+  // Same connection still usable.
+  REQUIRE(send_all(fd, req));
+  REQUIRE(read_until(fd, "Hello, World!", 2000ms).find("200 OK") != std::string::npos);
+  ::close(fd);
+  REQUIRE(srv.stop() == 0);
+}
+
+TEST_CASE("header timeout cuts off a slowloris client", "[server][timeout]") {
+  fastjson::app app;
+  routes(app);
+  fastjson::config cfg;
+  cfg.threads = 1;
+  cfg.header_timeout_ms = 300;
+  test_net::running_app srv(app, cfg);
+  int fd = connect_to(srv.port());
+  auto t0 = std::chrono::steady_clock::now();
+  REQUIRE(send_all(fd, "GET /plaintext HTTP/1.1\r\nX-Slow: "));
+  bool closed = false;
+  // Keep trickling bytes: the deadline counts from the first byte, so
+  // trickling does not extend it.
+  for (int i = 0; i < 10 && !closed; ++i) {
+    send_all(fd, "a");
+    read_until_close(fd, 100ms, &closed);
+  }
+  if (!closed) read_until_close(fd, 2000ms, &closed);
+  REQUIRE(closed);
+  REQUIRE(std::chrono::steady_clock::now() - t0 < 3s);
+  ::close(fd);
+}
+
+TEST_CASE("idle keep-alive connections are closed after the idle timeout", "[server][timeout]") {
+  fastjson::app app;
+  routes(app);
+  fastjson::config cfg;
+  cfg.threads = 1;
+  cfg.idle_timeout_ms = 300;
+  test_net::running_app srv(app, cfg);
+  int fd = connect_to(srv.port());
+  REQUIRE(send_all(fd, "GET /plaintext HTTP/1.1\r\n\r\n"));
+  REQUIRE(read_until(fd, "Hello", 2000ms).find("200") != std::string::npos);
+  bool closed = false;
+  read_until_close(fd, 3000ms, &closed);
+  REQUIRE(closed);
+  ::close(fd);
+}
+
+TEST_CASE("graceful shutdown finishes in-flight requests and closes idle ones", "[server][shutdown]") {
+  fastjson::app app;
+  routes(app);
+  fastjson::config cfg;
+  cfg.threads = 1;
+  test_net::running_app srv(app, cfg);
+  int busy = connect_to(srv.port());
+  int idle = connect_to(srv.port());
+  REQUIRE(send_all(idle, "GET /plaintext HTTP/1.1\r\n\r\n"));
+  REQUIRE(read_until(idle, "Hello", 2000ms).find("200") != std::string::npos);
+  REQUIRE(send_all(busy, "GET /slow HTTP/1.1\r\n\r\n"));
+  std::this_thread::sleep_for(50ms);
+  std::atomic<int> code{-1};
+  std::thread stopper([&] { code = srv.stop(); });
+  bool idle_closed = false;
+  read_until_close(idle, 2000ms, &idle_closed);
+  REQUIRE(idle_closed);
+  bool busy_closed = false;
+  std::string got = read_until_close(busy, 3000ms, &busy_closed);
+  REQUIRE(got.find("200 OK") != std::string::npos);
+  REQUIRE(got.find("Connection: close") != std::string::npos);
+  REQUIRE(got.find("done") != std::string::npos);
+  REQUIRE(busy_closed);
+  stopper.join();
+  REQUIRE(code == 0);
+  // No longer accepting.
+  int late = connect_to(srv.port());
+  if (late >= 0) {
+    bool closed = false;
+    send_all(late, "GET /plaintext HTTP/1.1\r\n\r\n");
+    auto r = read_until_close(late, 500ms, &closed);
+    REQUIRE(r.find("200") == std::string::npos);
+    ::close(late);
+  }
+  ::close(idle);
+  ::close(busy);
+}
+
+TEST_CASE("shutdown deadline ends handlers that never finish", "[server][shutdown]") {
+  fastjson::app app;
+  app.get("/forever", [](fastjson::request& req, fastjson::response& res) -> fastjson::task<> {
+    co_await fastjson::sleep(req.loop(), 60s);
+    res.text("late");
+  });
+  fastjson::config cfg;
+  cfg.threads = 1;
+  cfg.shutdown_timeout_ms = 300;
+  test_net::running_app srv(app, cfg);
+  int fd = connect_to(srv.port());
+  REQUIRE(send_all(fd, "GET /forever HTTP/1.1\r\n\r\n"));
+  std::this_thread::sleep_for(50ms);
+  auto t0 = std::chrono::steady_clock::now();
+  REQUIRE(srv.stop() == 0);
+  REQUIRE(std::chrono::steady_clock::now() - t0 < 3s);
+  ::close(fd);
+}
+
+TEST_CASE("an error response is delivered before the close (lingering close)", "[server][limits]") {
+  fastjson::app app;
+  routes(app);
+  fastjson::config cfg;
+  cfg.threads = 1;
+  cfg.max_body_bytes = 1024;
+  test_net::running_app srv(app, cfg);
+  int fd = connect_to(srv.port());
+  // The client keeps sending a body the server refuses; it must still see
+  // the 413 rather than a connection reset.
+  std::string head = "POST /echo HTTP/1.1\r\nContent-Length: 4000000\r\n\r\n";
+  send_all(fd, head);
+  std::string chunk(256 * 1024, 'x');
+  for (int i = 0; i < 4; ++i) send_all(fd, chunk);
+  bool closed = false;
+  std::string got = read_until_close(fd, 5000ms, &closed);
+  REQUIRE(got.find("413") != std::string::npos);
+  REQUIRE(got.find("application/problem+json") != std::string::npos);
+  ::close(fd);
+}
+
+TEST_CASE("resets, half-closes and mid-pipeline disconnects leak nothing", "[server][churn]") {
+  fastjson::app app;
+  routes(app);
+  fastjson::config cfg;
+  cfg.threads = 1;
+  test_net::running_app srv(app, cfg);
+  std::size_t before = count_fds();
+  for (int i = 0; i < 300; ++i) {
+    int fd = connect_to(srv.port());
+    REQUIRE(fd >= 0);
+    switch (i % 3) {
+      case 0: {  // reset mid-pipeline, with a slow request in flight
+        send_all(fd, "GET /slow HTTP/1.1\r\n\r\nGET /plaintext HTTP/1.1\r\n\r\nGET /plai");
+        linger l{1, 0};
+        ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+        ::close(fd);
+        break;
+      }
+      case 1: {  // half-close after a full request: the answer still comes
+        send_all(fd, "GET /plaintext HTTP/1.1\r\n\r\n");
+        ::shutdown(fd, SHUT_WR);
+        bool closed = false;
+        auto got = read_until_close(fd, 2000ms, &closed);
+        REQUIRE(got.find("Hello, World!") != std::string::npos);
+        ::close(fd);
+        break;
+      }
+      default:  // connect and vanish
+        ::close(fd);
+    }
+  }
+  // The server still serves, and released every connection.
+  std::this_thread::sleep_for(600ms);
+  int fd = connect_to(srv.port());
+  send_all(fd, "GET /plaintext HTTP/1.1\r\n\r\n");
+  REQUIRE(read_until(fd, "Hello", 2000ms).find("200") != std::string::npos);
+  ::close(fd);
+  std::this_thread::sleep_for(100ms);
+  REQUIRE(count_fds() <= before + 1);
+}
+
+TEST_CASE("beyond --max-connections new connections get 503 and are closed", "[server][limits]") {
+  fastjson::app app;
+  routes(app);
+  fastjson::config cfg;
+  cfg.threads = 1;
+  cfg.max_connections = 4;
+  test_net::running_app srv(app, cfg);
+  std::vector<int> held;
+  for (int i = 0; i < 4; ++i) {
+    int fd = connect_to(srv.port());
+    send_all(fd, "GET /plaintext HTTP/1.1\r\n\r\n");
+    REQUIRE(read_until(fd, "Hello", 2000ms).find("200") != std::string::npos);
+    held.push_back(fd);
+  }
+  int extra = connect_to(srv.port());
+  bool closed = false;
+  std::string got = read_until_close(extra, 2000ms, &closed);
+  REQUIRE(got.find("503") != std::string::npos);
+  REQUIRE(closed);
+  ::close(extra);
+  for (int fd : held) ::close(fd);
+  std::this_thread::sleep_for(200ms);
+  int again = connect_to(srv.port());
+  send_all(again, "GET /plaintext HTTP/1.1\r\n\r\n");
+  REQUIRE(read_until(again, "Hello", 2000ms).find("200") != std::string::npos);
+  ::close(again);
+}
+
+TEST_CASE("the hello example prints its URL, serves, and exits 0 on SIGTERM", "[server][example]") {
+  std::string bin = std::string(FASTJSON_BINARY_DIR) + "/examples/hello/fastjson-hello";
+  if (::access(bin.c_str(), X_OK) != 0) {
+    WARN("examples not built; skipping");
+    return;
+  }
+  int out[2];
+  REQUIRE(::pipe(out) == 0);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+  posix_spawn_file_actions_addclose(&fa, out[0]);
+  const char* argv[] = {bin.c_str(), "--port", "0", "--threads", "1", nullptr};
+  pid_t pid = 0;
+  REQUIRE(posix_spawn(&pid, bin.c_str(), &fa, nullptr, const_cast<char**>(argv), environ) == 0);
+  ::close(out[1]);
+  struct reaper {  // never leave the child behind, even when a REQUIRE fails
+    pid_t pid;
+    ~reaper() {
+      if (pid > 0) {
+        ::kill(pid, SIGKILL);
+        ::waitpid(pid, nullptr, 0);
+      }
+    }
+  } guard{pid};
+  std::string line = read_until(out[0], "\n", 5000ms);
+  auto at = line.find("http://127.0.0.1:");
+  REQUIRE(at != std::string::npos);
+  auto port = static_cast<std::uint16_t>(std::stoi(line.substr(at + 17)));
+  int fd = connect_to(port);
+  send_all(fd, "GET /json HTTP/1.1\r\n\r\n");
+  auto got = read_until(fd, "}", 2000ms);
+  REQUIRE(got.find(R"({"message":"Hello, World!"})") != std::string::npos);
+  ::kill(pid, SIGTERM);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  guard.pid = 0;
+  REQUIRE(WIFEXITED(status));
+  REQUIRE(WEXITSTATUS(status) == 0);
+  ::close(fd);
+  ::close(out[0]);
+}

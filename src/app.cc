@@ -23,12 +23,6 @@ namespace {
 
 enum fallback_kind : std::uint8_t { fb_none, fb_not_found, fb_method_not_allowed, fb_options, fb_redirect, fb_bad_path };
 
-std::uint64_t now_ns() {
-  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                        std::chrono::steady_clock::now().time_since_epoch())
-                                        .count());
-}
-
 }  // namespace
 
 app_core::app_core() {
@@ -104,7 +98,6 @@ void app_core::freeze() {
 void app_core::dispatch(request_slot& slot) {
   request& req = slot.req;
   response& res = slot.res;
-  slot.start_ns = now_ns();
   slot.head = req.method() == method::head;
 
   // Split the target and decode the path (an encoded '/' stays encoded so

@@ -97,7 +97,15 @@ bool response::begin_body(std::string_view content_type) {
     return false;
   }
   body_.clear();
-  if (!content_type.empty()) header("Content-Type", content_type);
+  if (!content_type.empty()) {
+    // The name is ours; only the value needs checking (no CR/LF/controls).
+    for (unsigned char c : content_type)
+      if ((c < 0x20 && c != '\t') || c == 0x7f)
+        throw std::invalid_argument("the content type has a control byte");
+    headers_.append("Content-Type: ", 14);
+    headers_.append(content_type);
+    headers_.append("\r\n", 2);
+  }
   return true;
 }
 

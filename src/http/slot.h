@@ -34,7 +34,6 @@ struct request_slot {
   class app_core* route_core = nullptr;  // the app that dispatched it
   class slot_pool* pool = nullptr;       // where it returns
   request_slot* next = nullptr;  // in-flight queue / free list
-  std::uint64_t start_ns = 0;
   // Raw request bytes while parsing (views are rebased when pinned).
   const char* msg_begin = nullptr;
   std::size_t msg_size = 0;
@@ -64,10 +63,15 @@ struct request_slot {
   }
   // Clears per-request state, keeping every buffer's memory.
   void reset() noexcept {
-    fastjson::loop* l = req.loop_;
-    req = request();
-    req.loop_ = l;
-    req.slot_ = this;
+    // Only the scalars and counts: the fixed arrays are overwritten before
+    // they are read again.
+    req.method_ = method::get;
+    req.http_minor_ = 1;
+    req.method_name_ = req.target_ = req.path_ = req.query_ = req.body_ = {};
+    req.headers_ = nullptr;
+    req.header_count_ = 0;
+    req.param_count_ = 0;
+    req.id_len_ = 0;
     res.recycle();
     headers.clear();
     raw.clear();

@@ -4,7 +4,9 @@
 
 #include "fastjson/app.h"
 #include "fastjson/buffer.h"
+#include "fastjson/cache.h"
 #include "fastjson/config.h"
+#include "fastjson/db/sqlite.h"
 #include "fastjson/http_error.h"
 #include "fastjson/json/reader.h"
 #include "fastjson/json/reflect.h"

@@ -539,7 +539,8 @@ void session::fail(int status, std::string_view detail) {
 
 void session::begin_shutdown() {
   shutting_down_ = true;
-  if (idle() || (inflight_ == 0 && !head_)) {
+  // Nothing acknowledged is pending (at most a partial request): close now.
+  if (inflight_ == 0) {
     closing_ = true;
     close_after_flush(false);
   }

@@ -110,7 +110,7 @@ void connection::flush() {
     }
   }
   if (!write_in_flight_ && !pending_.empty()) start_write();
-  if (!write_in_flight_ && pending_.empty() && close_requested_) finish_close();
+  if (!write_in_flight_ && pending_.empty() && close_requested_ && inflight() == 0) finish_close();
   update_reading();
 }
 
@@ -170,7 +170,7 @@ void connection::resume_reading() {
 void connection::close_after_flush(bool lingering) {
   close_requested_ = true;
   lingering_ = lingering_ || lingering;
-  if (!write_in_flight_ && pending_.empty() && loop_.scratch_owner != this) finish_close();
+  if (!write_in_flight_ && pending_.empty() && loop_.scratch_owner != this && inflight() == 0) finish_close();
 }
 
 void connection::finish_close() {

@@ -1,0 +1,261 @@
+// mw::response_cache through the in-process client: hits skip the handler,
+// Age/ETag/304, freshness from Cache-Control with a fake clock, what is never
+// stored, client directives, Vary, query strings and HEAD.
+
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "fastjson/app.h"
+#include "fastjson/cache.h"
+#include "fastjson/mw/response_cache.h"
+#include "fastjson/testing.h"
+
+using namespace std::chrono_literals;
+
+namespace {
+
+struct fake_clock {
+  std::shared_ptr<fastjson::cache::time_point> t =
+      std::make_shared<fastjson::cache::time_point>(std::chrono::hours(1));
+  std::function<fastjson::cache::time_point()> fn() const {
+    return [t = t] { return *t; };
+  }
+  void advance(fastjson::cache::duration d) { *t += d; }
+};
+
+// An app whose routes count their calls.
+struct fixture {
+  fastjson::app app;
+  fake_clock clock;
+  int calls = 0;
+  std::shared_ptr<fastjson::cache::sharded_cache> store;
+
+  explicit fixture(fastjson::mw::response_cache_options o = {}) {
+    o.clock = clock.fn();
+    store = std::make_shared<fastjson::cache::sharded_cache>(
+        fastjson::cache::options{.max_bytes = 1 << 20, .clock = clock.fn()});
+    o.store = store;
+    app.use(fastjson::mw::response_cache(std::move(o)));
+    app.get("/n", [this](fastjson::request& req, fastjson::response& res) {
+      ++calls;
+      res.text("call " + std::to_string(calls) + " q=" + std::string(req.query_string()));
+    });
+    app.get("/maxage", [this](fastjson::request&, fastjson::response& res) {
+      ++calls;
+      res.header("Cache-Control", "public, max-age=5");
+      res.text("v" + std::to_string(calls));
+    });
+    app.get("/nostore", [this](fastjson::request&, fastjson::response& res) {
+      ++calls;
+      res.header("Cache-Control", "no-store");
+      res.text("secret");
+    });
+    app.get("/cookie", [this](fastjson::request&, fastjson::response& res) {
+      ++calls;
+      res.header("Set-Cookie", "session=abc");
+      res.text("hi");
+    });
+    app.get("/missing", [this](fastjson::request&, fastjson::response& res) {
+      ++calls;
+      res.problem(404, "nothing here");
+    });
+    app.get("/vary", [this](fastjson::request& req, fastjson::response& res) {
+      ++calls;
+      res.header("Vary", "Accept-Encoding");
+      res.text("enc=" + std::string(req.header("accept-encoding").value_or("none")) + " #" +
+               std::to_string(calls));
+    });
+    app.get("/etag", [this](fastjson::request&, fastjson::response& res) {
+      ++calls;
+      res.header("ETag", "\"v1\"");
+      res.raw_json(R"({"a":1})");
+    });
+  }
+};
+
+}  // namespace
+
+TEST_CASE("response_cache: a hit skips the handler and carries Age and ETag", "[cache][middleware]") {
+  fixture f;
+  fastjson::testing::client c(f.app);
+  auto r1 = c.get("/n");
+  REQUIRE(r1.status == 200);
+  REQUIRE(f.calls == 1);
+  REQUIRE_FALSE(r1.header("age"));
+  REQUIRE(r1.header("etag"));  // computed on the miss
+  f.clock.advance(3s);
+  auto r2 = c.get("/n");
+  REQUIRE(f.calls == 1);
+  REQUIRE(r2.status == 200);
+  REQUIRE(r2.body == r1.body);
+  REQUIRE(r2.header("content-type") == "text/plain; charset=utf-8");
+  REQUIRE(r2.header("age") == "3");
+  REQUIRE(r2.header("etag") == r1.header("etag"));
+  REQUIRE(r2.header_count("etag") == 1);
+  REQUIRE(f.store->stats().hits == 1);
+}
+
+TEST_CASE("response_cache: If-None-Match gets 304 without a body", "[cache][middleware]") {
+  fixture f;
+  fastjson::testing::client c(f.app);
+  auto r1 = c.get("/etag");
+  REQUIRE(r1.header("etag") == "\"v1\"");
+  REQUIRE(r1.header_count("etag") == 1);  // the handler's own ETag is kept
+  auto r2 = c.get("/etag", {{"If-None-Match", "\"x\", W/\"v1\""}});
+  REQUIRE(r2.status == 304);
+  REQUIRE(r2.body.empty());
+  REQUIRE(r2.header("etag") == "\"v1\"");
+  REQUIRE(r2.header("age"));
+  REQUIRE(f.calls == 1);
+  auto r3 = c.get("/etag", {{"If-None-Match", "\"other\""}});
+  REQUIRE(r3.status == 200);
+  REQUIRE(r3.body == R"({"a":1})");
+  REQUIRE(r3.header("content-type") == "application/json");
+  REQUIRE(f.calls == 1);
+}
+
+TEST_CASE("response_cache: max-age and default_ttl bound freshness", "[cache][middleware]") {
+  fixture f({.default_ttl = 30s});
+  fastjson::testing::client c(f.app);
+  REQUIRE(c.get("/maxage").body == "v1");
+  f.clock.advance(4s);
+  auto hit = c.get("/maxage");
+  REQUIRE(hit.body == "v1");
+  REQUIRE(hit.header("cache-control") == "public, max-age=5");  // replayed
+  REQUIRE(hit.header_count("cache-control") == 1);
+  f.clock.advance(1s);  // 5 s old: expired
+  REQUIRE(c.get("/maxage").body == "v2");
+  REQUIRE(f.calls == 2);
+
+  // No max-age: default_ttl (30 s).
+  c.get("/n");
+  f.clock.advance(29s);
+  c.get("/n");
+  REQUIRE(f.calls == 3);
+  f.clock.advance(1s);
+  c.get("/n");
+  REQUIRE(f.calls == 4);
+}
+
+TEST_CASE("response_cache: what is never stored", "[cache][middleware]") {
+  fixture f;
+  fastjson::testing::client c(f.app);
+  SECTION("no-store from the handler") {
+    c.get("/nostore");
+    c.get("/nostore");
+    REQUIRE(f.calls == 2);
+  }
+  SECTION("Set-Cookie") {
+    c.get("/cookie");
+    c.get("/cookie");
+    REQUIRE(f.calls == 2);
+  }
+  SECTION("404") {
+    REQUIRE(c.get("/missing").status == 404);
+    REQUIRE(c.get("/missing").status == 404);
+    REQUIRE(f.calls == 2);
+  }
+  SECTION("requests with Authorization") {
+    c.get("/n", {{"Authorization", "Bearer x"}});
+    c.get("/n", {{"Authorization", "Bearer x"}});
+    REQUIRE(f.calls == 2);
+  }
+  REQUIRE(f.store->stats().items == 0);
+}
+
+TEST_CASE("response_cache: options store cookies and 404s", "[cache][middleware]") {
+  fixture f({.statuses = {200, 404}, .cache_set_cookie = true});
+  fastjson::testing::client c(f.app);
+  c.get("/cookie");
+  auto r = c.get("/cookie");
+  REQUIRE(f.calls == 1);
+  REQUIRE(r.header("set-cookie") == "session=abc");
+  c.get("/missing");
+  auto m = c.get("/missing");
+  REQUIRE(f.calls == 2);
+  REQUIRE(m.status == 404);
+  REQUIRE(m.header("content-type") == "application/problem+json");
+  REQUIRE(m.body.find("nothing here") != std::string::npos);
+}
+
+TEST_CASE("response_cache: client Cache-Control", "[cache][middleware]") {
+  fixture f;
+  fastjson::testing::client c(f.app);
+  REQUIRE(c.get("/n").body == "call 1 q=");
+  SECTION("no-cache revalidates: handler runs, fresh answer replaces the entry") {
+    REQUIRE(c.get("/n", {{"Cache-Control", "no-cache"}}).body == "call 2 q=");
+    REQUIRE(c.get("/n").body == "call 2 q=");
+    REQUIRE(f.calls == 2);
+  }
+  SECTION("Pragma: no-cache too") {
+    REQUIRE(c.get("/n", {{"Pragma", "no-cache"}}).body == "call 2 q=");
+  }
+  SECTION("no-store bypasses: handler runs, nothing stored") {
+    REQUIRE(c.get("/n", {{"Cache-Control", "no-store"}}).body == "call 2 q=");
+    REQUIRE(c.get("/n").body == "call 1 q=");
+    REQUIRE(f.calls == 2);
+  }
+  SECTION("max-age=N accepts only entries at most N seconds old") {
+    f.clock.advance(10s);
+    REQUIRE(c.get("/n", {{"Cache-Control", "max-age=20"}}).body == "call 1 q=");
+    REQUIRE(c.get("/n", {{"Cache-Control", "max-age=5"}}).body == "call 2 q=");
+  }
+}
+
+TEST_CASE("response_cache: Vary keys by the named request headers", "[cache][middleware]") {
+  fixture f;
+  fastjson::testing::client c(f.app);
+  auto gz = c.get("/vary", {{"Accept-Encoding", "gzip"}});
+  auto br = c.get("/vary", {{"Accept-Encoding", "br"}});
+  auto none = c.get("/vary");
+  REQUIRE(f.calls == 3);
+  REQUIRE(c.get("/vary", {{"Accept-Encoding", "gzip"}}).body == gz.body);
+  REQUIRE(c.get("/vary", {{"Accept-Encoding", "br"}}).body == br.body);
+  auto none2 = c.get("/vary");
+  REQUIRE(none2.body == none.body);
+  REQUIRE(none2.header("vary") == "Accept-Encoding");
+  REQUIRE(f.calls == 3);
+  REQUIRE(gz.body != br.body);
+}
+
+TEST_CASE("response_cache: the query string is part of the key", "[cache][middleware]") {
+  fixture f;
+  fastjson::testing::client c(f.app);
+  REQUIRE(c.get("/n?a=1").body == "call 1 q=a=1");
+  REQUIRE(c.get("/n?a=2").body == "call 2 q=a=2");
+  REQUIRE(c.get("/n").body == "call 3 q=");
+  REQUIRE(c.get("/n?a=1").body == "call 1 q=a=1");
+  REQUIRE(f.calls == 3);
+}
+
+TEST_CASE("response_cache: HEAD is served from the GET entry without a body", "[cache][middleware]") {
+  fixture f;
+  fastjson::testing::client c(f.app);
+  auto g = c.get("/n");
+  auto h = c.raw("HEAD /n HTTP/1.1\r\nHost: t\r\n\r\n", 1, {true});
+  REQUIRE(h.size() == 1);
+  REQUIRE(h[0].status == 200);
+  REQUIRE(h[0].body.empty());
+  REQUIRE(h[0].header("content-length") == std::to_string(g.body.size()));
+  REQUIRE(h[0].header("etag") == g.header("etag"));
+  REQUIRE(h[0].header("age"));
+  REQUIRE(f.calls == 1);
+
+  // A HEAD miss runs the handler but stores nothing.
+  auto h2 = c.raw("HEAD /n?x HTTP/1.1\r\nHost: t\r\n\r\n", 1, {true});
+  REQUIRE(f.calls == 2);
+  REQUIRE(c.get("/n?x").body == "call 3 q=x");
+}
+
+TEST_CASE("response_cache: non-GET methods pass through", "[cache][middleware]") {
+  fastjson::app app;
+  int calls = 0;
+  app.use(fastjson::mw::response_cache());
+  app.post("/p", [&](fastjson::request&, fastjson::response& res) { res.text(std::to_string(++calls)); });
+  fastjson::testing::client c(app);
+  REQUIRE(c.post("/p", "{}").body == "1");
+  REQUIRE(c.post("/p", "{}").body == "2");
+}

@@ -301,3 +301,20 @@ TEST_CASE("the hello example prints its URL, serves, and exits 0 on SIGTERM", "[
   ::close(fd);
   ::close(out[0]);
 }
+
+TEST_CASE("a half-closed client still gets every pipelined response", "[server][churn]") {
+  fastjson::app app;
+  routes(app);
+  fastjson::config cfg;
+  cfg.threads = 1;
+  test_net::running_app srv(app, cfg);
+  int fd = connect_to(srv.port());
+  REQUIRE(send_all(fd, "GET /slow HTTP/1.1\r\n\r\nGET /plaintext HTTP/1.1\r\n\r\nGET /slow HTTP/1.1\r\n\r\n"));
+  ::shutdown(fd, SHUT_WR);
+  bool closed = false;
+  std::string got = read_until_close(fd, 5000ms, &closed);
+  REQUIRE(count(got, "HTTP/1.1 200 OK") == 3);
+  REQUIRE(count(got, "done") == 2);
+  REQUIRE(closed);
+  ::close(fd);
+}

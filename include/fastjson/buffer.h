@@ -56,6 +56,9 @@ class buffer {
   void commit(std::size_t n) noexcept { size_ += n; }
 
   void append(const char* p, std::size_t n) {
+    // An empty string_view may carry a null pointer (a request without a
+    // body), and memcpy from null is undefined even for 0 bytes.
+    if (n == 0) return;
     std::memcpy(prepare(n), p, n);
     size_ += n;
   }

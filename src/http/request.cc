@@ -7,6 +7,8 @@
 #include "http/session.h"
 #include "http/slot.h"
 
+static_assert(fastjson::request::body_padding >= simdjson::SIMDJSON_PADDING, "request bodies must be padded for simdjson");
+
 namespace fastjson {
 
 namespace {

@@ -10,7 +10,10 @@
 # pipelined x16. Rounds interleave the servers so drift hits all alike.
 # Peers: nginx (static return bodies, if installed) and, when built by
 # benchmarks/peers/build.sh, whatever binaries benchmarks/peers/build/ holds
-# (each started as `BIN PORT`).
+# (each started as `BIN PORT`). After the rounds, each server's resident set
+# (VmRSS from /proc, summed over its processes) is recorded. With
+# LOAD_RESULTS=FILE set, the raw per-run lines ("NAME TEST REQ/S P99 CPU_US")
+# and "NAME rss KB" lines are also written to FILE (benchmarks/run-peers).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -60,7 +63,7 @@ CONF
 start_peer_bins() {
   [ -d benchmarks/peers/build ] || return 0
   for bin in benchmarks/peers/build/*; do
-    [ -x "$bin" ] || continue
+    [ -f "$bin" ] && [ -x "$bin" ] || continue
     local name; name=$(basename "$bin"); local p; p=$(free_port)
     taskset -c 0 "$bin" "$p" >/dev/null 2>&1 &
     local m=$!; pids+=("$m")
@@ -69,6 +72,7 @@ start_peer_bins() {
     pidlist[$name]="$m $(pgrep -P "$m" | tr '\n' ' ')"
   done
 }
+rss_kb() { local t=0 k; for p in $1; do k=$(awk '/^VmRSS:/ {print $2}' /proc/$p/status 2>/dev/null || true); t=$((t + ${k:-0})); done; echo $t; }
 cpu_ticks() { local t=0; for p in $1; do [ -r /proc/$p/stat ] && t=$((t + $(awk '{print $14+$15}' /proc/$p/stat))); done; echo $t; }
 
 run_one() { # name test
@@ -83,30 +87,33 @@ run_one() { # name test
   rps=$(awk '/Requests\/sec/ {print $2}' "$tmp/wrk.out")
   p99=$(awk '$1=="99%" {print $2}' "$tmp/wrk.out")
   local us; us=$(python3 -c "print(f'{($after-$before)/$tck*1e6/max(1,$reqs):.2f}')")
-  printf '%-10s %-10s %12s %10s %10s\n' "$name" "$test" "$rps" "$p99" "$us"
+  printf '%-12s %-10s %12s %10s %10s\n' "$name" "$test" "$rps" "$p99" "$us"
   echo "$name $test $rps $p99 $us" >>"$tmp/results"
 }
 
 start_hello
 start_nginx
 start_peer_bins
-echo "server     test            req/s        p99  cpu_us/req"
+echo "server       test              req/s        p99  cpu_us/req"
 for r in $(seq "$rounds"); do
   for test in json plaintext; do
     for name in "${!port[@]}"; do run_one "$name" "$test"; done
   done
 done
+for name in "${!port[@]}"; do echo "$name rss $(rss_kb "${pidlist[$name]}")" >>"$tmp/rss"; done
+if [ -n "${LOAD_RESULTS:-}" ]; then cat "$tmp/results" "$tmp/rss" >"$LOAD_RESULTS"; fi
 echo
 echo "medians over $rounds rounds (cpu_us/req = server CPU per response; lower is better)"
-python3 - "$tmp/results" <<'PY'
+python3 - "$tmp/results" "$tmp/rss" <<'PY'
 import sys, statistics as st, collections
+rss = dict((l.split()[0], int(l.split()[2])) for l in open(sys.argv[2]))
 rows = collections.defaultdict(list)
 for line in open(sys.argv[1]):
     n, t, rps, p99, us = line.split()
     rows[(n, t)].append((float(rps), p99, float(us)))
 base = {t: st.median(u for _, _, u in rows[("fastjson", t)]) for (n, t) in rows if n == "fastjson"}
-print(f"{'server':10} {'test':10} {'req/s':>12} {'cpu_us/req':>11} {'vs fastjson':>12}")
+print(f"{'server':12} {'test':10} {'req/s':>12} {'cpu_us/req':>11} {'vs fastjson':>12} {'rss_MiB':>8}")
 for (n, t), v in sorted(rows.items(), key=lambda kv: (kv[0][1], kv[0][0])):
     us = st.median(x[2] for x in v)
-    print(f"{n:10} {t:10} {st.median(x[0] for x in v):12.0f} {us:11.2f} {us / base[t]:11.2f}x")
+    print(f"{n:12} {t:10} {st.median(x[0] for x in v):12.0f} {us:11.2f} {us / base[t]:11.2f}x {rss.get(n, 0) / 1024:8.1f}")
 PY

@@ -399,9 +399,16 @@ app& app::method_not_allowed(handler h) {
 fastjson::config& app::config() noexcept { return core_->cfg; }
 
 std::vector<route_info> app::routes() const {
-  core_->freeze();
+  // Counted from the groups, so printing the table does not freeze the app.
   std::vector<route_info> out;
-  for (auto& r : core_->routes) out.push_back({r.verb, r.pattern, r.chain.size()});
+  for (auto& r : core_->routes) {
+    std::size_t n = r.own.size();
+    for (std::size_t g = r.group;; g = core_->groups[g].parent) {
+      n += core_->groups[g].mws.size();
+      if (g == 0) break;
+    }
+    out.push_back({r.verb, r.pattern, n});
+  }
   return out;
 }
 

@@ -56,7 +56,12 @@ class cors_mw final : public middleware {
 
   void after(request& req, response& res, void*) override {
     auto origin = req.header("origin");
-    if (!origin || !allowed(*origin)) return;
+    if (!origin) return;
+    if (!allowed(*origin)) {
+      // The answer still depends on Origin: tell shared caches so.
+      if (!any_origin_) res.header("Vary", "Origin");
+      return;
+    }
     if (req.method() == method::options && req.header("access-control-request-method")) return;
     allow_origin(res, *origin);
     if (!expose_.empty()) res.header("Access-Control-Expose-Headers", expose_);

@@ -551,7 +551,7 @@ void session::on_peer_gone() { detach_all(); }
 void session::update_wait_state() {
   if (detached_ || closing_) return;
   if (!partial_.empty())
-    set_wait_state(need_bytes_ ? wait_state::body : wait_state::header);
+    set_wait_state(need_bytes_ || ps_->headers_done ? wait_state::body : wait_state::header);
   else if (inflight_ > 0)
     set_wait_state(wait_state::none);
   else

@@ -58,7 +58,7 @@ CONF
   local m=$!; pids+=("$m")
   sleep 0.5
   port[nginx]=$p
-  pidlist[nginx]="$m $(pgrep -P "$m" | tr '\n' ' ')"
+  pidlist[nginx]="$m $(pgrep -P "$m" | tr '\n' ' ' || true)"
 }
 start_peer_bins() {
   [ -d benchmarks/peers/build ] || return 0
@@ -69,7 +69,7 @@ start_peer_bins() {
     local m=$!; pids+=("$m")
     sleep 0.7
     port[$name]=$p
-    pidlist[$name]="$m $(pgrep -P "$m" | tr '\n' ' ')"
+    pidlist[$name]="$m $(pgrep -P "$m" | tr '\n' ' ' || true)"
   done
 }
 rss_kb() { local t=0 k; for p in $1; do k=$(awk '/^VmRSS:/ {print $2}' /proc/$p/status 2>/dev/null || true); t=$((t + ${k:-0})); done; echo $t; }

@@ -309,6 +309,13 @@ TEST_CASE("fastjson-cache: memory stays bounded after writing 4x --max-bytes", "
   REQUIRE(bytes > 0);
   REQUIRE(static_cast<std::size_t>(bytes) <= max_bytes);
   REQUIRE(json_number(st, "evictions") > 0);
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  // ASan's quarantine and shadow memory (TSan's shadow) hold freed blocks
+  // back from the OS, so RSS says nothing about the cache's bound there; the
+  // byte accounting above is still checked. The plain build checks RSS.
+  WARN("RSS bound not checked under a sanitizer (peak " << peak / 1048576.0 << " MiB)");
+#else
   REQUIRE(peak < limit);
+#endif
   REQUIRE(s.terminate() == 0);
 }

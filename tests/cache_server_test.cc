@@ -3,19 +3,17 @@
 // HTTP contract exercised over loopback sockets. Also checks that memory
 // stays bounded after writing 4x --max-bytes, and that SIGTERM exits 0.
 
-#include <catch2/catch.hpp>
-
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
-#include <poll.h>
 #include <unistd.h>
 
-#include <cstring>
-
+#include <catch2/catch.hpp>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -127,11 +125,14 @@ class server_process {
   }
 
   /// One request on its own connection (Connection: close).
-  fastjson::testing::response request(std::string_view method, std::string_view target, std::string_view body = {},
+  fastjson::testing::response request(std::string_view method, std::string_view target,
+                                      std::string_view body = {},
                                       std::vector<std::string> headers = {}) const {
-    std::string req = std::string(method) + " " + std::string(target) + " HTTP/1.1\r\nHost: t\r\nConnection: close\r\n";
+    std::string req = std::string(method) + " " + std::string(target) +
+                      " HTTP/1.1\r\nHost: t\r\nConnection: close\r\n";
     for (auto& h : headers) req += h + "\r\n";
-    if (!body.empty() || method == "PUT") req += "Content-Length: " + std::to_string(body.size()) + "\r\n";
+    if (!body.empty() || method == "PUT")
+      req += "Content-Length: " + std::to_string(body.size()) + "\r\n";
     req += "\r\n";
     req += body;
     int fd = test_net::connect_to(port_);
@@ -226,8 +227,9 @@ TEST_CASE("fastjson-cache: the HTTP contract", "[cache][server]") {
   REQUIRE(s.request("PUT", "/v1/cache/A-z.0_9~", "v").status == 201);
   REQUIRE(s.request("GET", "/v1/cache/A%2Dz.0_9~").status == 200);  // %2D is '-'
   REQUIRE(s.request("PUT", "/v1/cache/" + std::string(250, 'k'), "v").status == 201);
-  for (const std::string& bad : std::vector<std::string>{"/v1/cache/", "/v1/cache/" + std::string(251, 'k'), "/v1/cache/a%20b",
-                          "/v1/cache/a%2Fb", "/v1/cache/a/b", "/v1/cache/%C3%A9", "/v1/cache/a:b"}) {
+  for (const std::string& bad : std::vector<std::string>{
+           "/v1/cache/", "/v1/cache/" + std::string(251, 'k'), "/v1/cache/a%20b", "/v1/cache/a%2Fb",
+           "/v1/cache/a/b", "/v1/cache/%C3%A9", "/v1/cache/a:b"}) {
     auto r = s.request("PUT", bad, "v");
     INFO(bad);
     REQUIRE(r.status == 400);
@@ -249,8 +251,9 @@ TEST_CASE("fastjson-cache: the HTTP contract", "[cache][server]") {
   auto st = s.request("GET", "/v1/stats");
   REQUIRE(st.status == 200);
   REQUIRE(st.header("content-type") == "application/json");
-  REQUIRE(json_keys(st.body) ==
-          std::vector<std::string>{"items", "bytes", "max_bytes", "hits", "misses", "evictions", "expired", "policy"});
+  REQUIRE(json_keys(st.body) == std::vector<std::string>{"items", "bytes", "max_bytes", "hits",
+                                                         "misses", "evictions", "expired",
+                                                         "policy"});
   REQUIRE(json_number(st.body, "max_bytes") == 4194304);
   REQUIRE(json_number(st.body, "items") == 3);
   REQUIRE(json_number(st.body, "hits") >= 4);
@@ -302,10 +305,12 @@ TEST_CASE("fastjson-cache: memory stays bounded after writing 4x --max-bytes", "
   auto st = s.request("GET", "/v1/stats").body;
   const long long bytes = json_number(st, "bytes");
   const std::size_t limit = baseline + max_bytes + (8 << 20);
-  std::printf("fastjson-cache memory: wrote %zu x %zu B; baseline RSS %.1f MiB, after %.1f MiB (peak %.1f), "
-              "limit %.1f MiB; stats bytes %lld <= %zu, items %lld, evictions %lld\n",
-              stored, value_size, baseline / 1048576.0, rss / 1048576.0, peak / 1048576.0, limit / 1048576.0, bytes,
-              max_bytes, json_number(st, "items"), json_number(st, "evictions"));
+  std::printf(
+      "fastjson-cache memory: wrote %zu x %zu B; baseline RSS %.1f MiB, after %.1f MiB (peak "
+      "%.1f), "
+      "limit %.1f MiB; stats bytes %lld <= %zu, items %lld, evictions %lld\n",
+      stored, value_size, baseline / 1048576.0, rss / 1048576.0, peak / 1048576.0,
+      limit / 1048576.0, bytes, max_bytes, json_number(st, "items"), json_number(st, "evictions"));
   REQUIRE(bytes > 0);
   REQUIRE(static_cast<std::size_t>(bytes) <= max_bytes);
   REQUIRE(json_number(st, "evictions") > 0);

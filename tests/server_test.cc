@@ -1,7 +1,6 @@
 // The real server over loopback sockets: keep-alive, pipelining, timeouts,
 // graceful shutdown, lingering close, resets and the connection limit.
 
-#include <catch2/catch.hpp>
 #include <dirent.h>
 #include <signal.h>
 #include <spawn.h>
@@ -9,6 +8,7 @@
 #include <sys/wait.h>
 
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <chrono>
 #include <thread>
 
@@ -24,12 +24,19 @@ using test_net::send_all;
 namespace {
 
 void routes(fastjson::app& app) {
-  app.get("/plaintext", [](fastjson::request&, fastjson::response& res) { res.text("Hello, World!"); });
+  app.get("/plaintext",
+          [](fastjson::request&, fastjson::response& res) { res.text("Hello, World!"); });
   app.get("/slow", [](fastjson::request& req, fastjson::response& res) -> fastjson::task<> {
     co_await fastjson::sleep(req.loop(), 300ms);
     res.text("done");
   });
-  app.post("/echo", [](fastjson::request& req, fastjson::response& res) { res.send(req.body(), "text/plain"); });
+  app.post("/echo", [](fastjson::request& req, fastjson::response& res) {
+    res.send(req.body(), "text/plain");
+  });
+  app.get("/tick", [](fastjson::request& req, fastjson::response& res) -> fastjson::task<> {
+    co_await fastjson::sleep(req.loop(), 1ms);
+    res.text("tock");
+  });
 }
 
 std::size_t count_fds() {
@@ -73,6 +80,44 @@ TEST_CASE("server answers keep-alive and pipelined requests over TCP", "[server]
   REQUIRE(srv.stop() == 0);
 }
 
+TEST_CASE("a pipeline deeper than max_pipeline is answered in full, sync and async",
+          "[server][pipeline]") {
+  // The session stops parsing at cfg.max_pipeline requests in flight and must
+  // pick the unparsed rest up again once answers go out, whether the
+  // handlers finished inside the read (sync) or later (coroutines).
+  fastjson::app app;
+  routes(app);
+  fastjson::config cfg;
+  cfg.threads = 1;
+  cfg.max_pipeline = 8;
+  test_net::running_app srv(app, cfg);
+  auto run = [&](std::string_view path, std::string_view marker, int n) {
+    int fd = connect_to(srv.port());
+    REQUIRE(fd >= 0);
+    std::string batch;
+    for (int i = 0; i < n; ++i)
+      batch += "GET " + std::string(path) + " HTTP/1.1\r\nHost: x\r\n\r\n";
+    REQUIRE(send_all(fd, batch));
+    std::string got;
+    auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (count(got, marker) < static_cast<std::size_t>(n) &&
+           std::chrono::steady_clock::now() < deadline)
+      got += read_until(fd, std::string(marker), 200ms);
+    CHECK(count(got, "HTTP/1.1 200 OK") == static_cast<std::size_t>(n));
+    // The connection is still in sync afterwards.
+    REQUIRE(send_all(fd, "GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n"));
+    CHECK(read_until(fd, "Hello, World!", 2000ms).find("200 OK") != std::string::npos);
+    ::close(fd);
+  };
+  SECTION("sync handlers, 1,000 requests in one write") {
+    run("/plaintext", "Hello, World!", 1000);
+  }
+  SECTION("coroutine handlers, 100 requests in one write") {
+    run("/tick", "tock", 100);
+  }
+  REQUIRE(srv.stop() == 0);
+}
+
 TEST_CASE("header timeout cuts off a slowloris client", "[server][timeout]") {
   fastjson::app app;
   routes(app);
@@ -112,7 +157,8 @@ TEST_CASE("idle keep-alive connections are closed after the idle timeout", "[ser
   ::close(fd);
 }
 
-TEST_CASE("graceful shutdown finishes in-flight requests and closes idle ones", "[server][shutdown]") {
+TEST_CASE("graceful shutdown finishes in-flight requests and closes idle ones",
+          "[server][shutdown]") {
   fastjson::app app;
   routes(app);
   fastjson::config cfg;
@@ -309,7 +355,8 @@ TEST_CASE("a half-closed client still gets every pipelined response", "[server][
   cfg.threads = 1;
   test_net::running_app srv(app, cfg);
   int fd = connect_to(srv.port());
-  REQUIRE(send_all(fd, "GET /slow HTTP/1.1\r\n\r\nGET /plaintext HTTP/1.1\r\n\r\nGET /slow HTTP/1.1\r\n\r\n"));
+  REQUIRE(send_all(
+      fd, "GET /slow HTTP/1.1\r\n\r\nGET /plaintext HTTP/1.1\r\n\r\nGET /slow HTTP/1.1\r\n\r\n"));
   ::shutdown(fd, SHUT_WR);
   bool closed = false;
   std::string got = read_until_close(fd, 5000ms, &closed);

@@ -29,7 +29,9 @@ class loop {
   void post(std::function<void()> fn);
 
   /// Runs `fn` once, `delay` from now, on this loop's thread. Loop thread
-  /// only. Timers are cancelled (never run) if the loop stops first.
+  /// only. Timers are cancelled (never run) if the loop stops first. The
+  /// clock has millisecond resolution: a timer fires after at least
+  /// `delay` - 1 ms of wall time.
   void set_timeout(std::chrono::milliseconds delay, std::function<void()> fn);
 
   /// Milliseconds of the loop's cached clock (monotonic; updated once per

@@ -90,8 +90,9 @@ class request {
   /// The raw request-target ("/api/todos?limit=5"), not decoded.
   std::string_view target() const noexcept { return target_; }
   /// The percent-decoded path without the query ("/api/todos"). An encoded
-  /// slash (%2F) stays encoded here so it cannot change the route; params
-  /// decode it.
+  /// slash (%2F) and an encoded percent sign (%25) stay encoded here, so an
+  /// encoded slash cannot change the route and nothing is decoded twice;
+  /// route params decode both ("/files/a%2Fb" gives param "a/b").
   std::string_view path() const noexcept { return path_; }
   /// The raw query string after '?', not decoded ("" if none).
   std::string_view query_string() const noexcept { return query_; }

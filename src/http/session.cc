@@ -23,7 +23,7 @@ namespace fastjson::detail {
 
 struct session::parser_state {
   llhttp_t parser;
-  int err_status = 0;              // status chosen by our own checks
+  int err_status = 0;  // status chosen by our own checks
   const char* err_detail = nullptr;
   const char* last_end = nullptr;  // end of the last data span of the head
   const char* version_begin = nullptr;
@@ -31,7 +31,7 @@ struct session::parser_state {
   const char* body_begin = nullptr;
   std::size_t body_len = 0;
   bool headers_done = false;
-  bool field_open = false;   // a header name was seen; its value not yet complete
+  bool field_open = false;  // a header name was seen; its value not yet complete
 };
 
 namespace {
@@ -137,7 +137,8 @@ int callbacks::on_version(llhttp_t* p, const char* at, std::size_t n) {
 int callbacks::on_version_complete(llhttp_t* p) {
   auto& ps = *s(p).ps_;
   std::string_view v(ps.version_begin, static_cast<std::size_t>(ps.version_end - ps.version_begin));
-  if (v != "1.1" && v != "1.0") return user_error(&ps, 505, "only HTTP/1.0 and HTTP/1.1 are supported");
+  if (v != "1.1" && v != "1.0")
+    return user_error(&ps, 505, "only HTTP/1.0 and HTTP/1.1 are supported");
   return 0;
 }
 
@@ -148,10 +149,12 @@ int callbacks::on_header_field(llhttp_t* p, const char* at, std::size_t n) {
   auto& cfg = se.app_.cfg;
   // Every header line must start right after a CRLF: catches bare LF line
   // ends and split field names.
-  if (at[-1] != '\n' || at[-2] != '\r') return user_error(&ps, 400, "header lines must end with CRLF");
+  if (at[-1] != '\n' || at[-2] != '\r')
+    return user_error(&ps, 400, "header lines must end with CRLF");
   if (slot.headers.size() >= cfg.max_headers) return user_error(&ps, 431, "too many header fields");
   slot.header_bytes += n;
-  if (slot.header_bytes > cfg.max_header_bytes) return user_error(&ps, 431, "the header section is too large");
+  if (slot.header_bytes > cfg.max_header_bytes)
+    return user_error(&ps, 431, "the header section is too large");
   slot.headers.push_back({{at, n}, {}});
   ps.field_open = true;
   ps.last_end = at + n;
@@ -162,7 +165,8 @@ int callbacks::on_header_value(llhttp_t* p, const char* at, std::size_t n) {
   auto& se = s(p);
   auto& slot = *se.current_;
   auto& ps = *se.ps_;
-  if (!ps.field_open || slot.headers.empty()) return user_error(&ps, 400, "empty header field name");
+  if (!ps.field_open || slot.headers.empty())
+    return user_error(&ps, 400, "empty header field name");
   auto& h = slot.headers.back();
   if (!h.value.empty()) {
     // A value reported in two pieces in a contiguous parse means a folded
@@ -170,7 +174,8 @@ int callbacks::on_header_value(llhttp_t* p, const char* at, std::size_t n) {
     return user_error(&ps, 400, "obsolete line folding is not accepted");
   }
   for (std::size_t i = 0; i < n; ++i)
-    if (at[i] == '\r' || at[i] == '\n') return user_error(&ps, 400, "obsolete line folding is not accepted");
+    if (at[i] == '\r' || at[i] == '\n')
+      return user_error(&ps, 400, "obsolete line folding is not accepted");
   slot.header_bytes += n;
   if (slot.header_bytes > se.app_.cfg.max_header_bytes)
     return user_error(&ps, 431, "the header section is too large");
@@ -205,7 +210,8 @@ int callbacks::on_headers_complete(llhttp_t* p) {
     return user_error(&ps, 400, "the request line must end with CRLF");
   const char* e = ps.last_end;
   while (*e == ' ' || *e == '\t') ++e;
-  if (std::memcmp(e, "\r\n\r\n", 4) != 0) return user_error(&ps, 400, "the header section must end with CRLF CRLF");
+  if (std::memcmp(e, "\r\n\r\n", 4) != 0)
+    return user_error(&ps, 400, "the header section must end with CRLF CRLF");
   const char* head_end = e + 4;
   ps.headers_done = true;
   slot.publish_headers();
@@ -219,12 +225,14 @@ int callbacks::on_headers_complete(llhttp_t* p) {
     else
       return user_error(&ps, 417, "only 'Expect: 100-continue' is supported");
   }
-  if (cl > app.cfg.max_body_bytes) return user_error(&ps, 413, "the request body is larger than the server accepts");
+  if (cl > app.cfg.max_body_bytes)
+    return user_error(&ps, 413, "the request body is larger than the server accepts");
   if (cl > 0) {
     std::size_t head_len = static_cast<std::size_t>(head_end - slot.msg_begin);
     se.need_bytes_ = head_len + static_cast<std::size_t>(cl);
   }
-  if (slot.expect_continue && (cl > 0 || slot.chunked)) send_continue(se, se.continue_sent_, se.head_ == nullptr);
+  if (slot.expect_continue && (cl > 0 || slot.chunked))
+    send_continue(se, se.continue_sent_, se.head_ == nullptr);
   return 0;
 }
 
@@ -266,7 +274,9 @@ session::session(app_core& app, fastjson::loop& loop, slot_pool& pool)
   ps_->parser.data = this;
 }
 
-session::~session() { detach_all(); }
+session::~session() {
+  detach_all();
+}
 
 void session::detach_all() noexcept {
   if (current_) {
@@ -297,7 +307,8 @@ void session::on_read(const char* data, std::size_t len) {
   bool own = !partial_.empty() && data == partial_.data() + partial_.size();
   if (own) {
     partial_.commit(len);
-    if (partial_.size() > app_.cfg.max_body_bytes + app_.cfg.max_header_bytes + app_.cfg.max_url_bytes + 1024) {
+    if (partial_.size() >
+        app_.cfg.max_body_bytes + app_.cfg.max_header_bytes + app_.cfg.max_url_bytes + 1024) {
       fail(need_bytes_ ? 413 : 431, "the request is larger than the server accepts");
     } else if (need_bytes_ == 0 || partial_.size() >= need_bytes_) {
       parse(partial_.data(), partial_.size(), true);
@@ -306,7 +317,8 @@ void session::on_read(const char* data, std::size_t len) {
     // The transport read elsewhere; append (rare: it always asks first).
     partial_.append(data, len);
     partial_.reserve(partial_.size() + request::body_padding);
-    if (need_bytes_ == 0 || partial_.size() >= need_bytes_) parse(partial_.data(), partial_.size(), true);
+    if (need_bytes_ == 0 || partial_.size() >= need_bytes_)
+      parse(partial_.data(), partial_.size(), true);
   } else {
     parse(data, len, false);
   }
@@ -315,12 +327,38 @@ void session::on_read(const char* data, std::size_t len) {
   write_ready_responses();
   flush();
   update_wait_state();
+  resume_if_room();
+}
+
+void session::resume_if_room() {
+  // Parsing stopped at cfg.max_pipeline; once answers have left the window,
+  // read again and parse the bytes kept from where it stopped. Each round
+  // either consumes a request or leaves the session unpaused.
+  while (paused_ && inflight_ < app_.cfg.max_pipeline && !closing_ && !detached_) {
+    paused_ = false;
+    resume_reading();
+    if (partial_.empty()) break;
+    in_batch_ = true;
+    parse(partial_.data(), partial_.size(), true);
+    in_batch_ = false;
+    if (detached_) return;
+    write_ready_responses();
+    flush();
+    update_wait_state();
+  }
 }
 
 void session::parse(const char* data, std::size_t len, bool own) {
   std::size_t pos = 0;
   std::size_t keep_from = len;  // first byte not consumed
   while (pos < len && !closing_) {
+    if (inflight_ >= app_.cfg.max_pipeline && head_ && head_->complete) {
+      // Answers that are ready leave the window (into the output buffer;
+      // they are flushed after this read), so a deep pipeline of quick
+      // handlers never stalls at the limit.
+      write_ready_responses();
+      if (closing_) break;
+    }
     if (inflight_ >= app_.cfg.max_pipeline) {
       keep_from = pos;
       if (!paused_) {
@@ -424,18 +462,7 @@ void session::on_slot_complete(request_slot& slot) {
   write_ready_responses();
   flush();
   update_wait_state();
-  if (paused_ && inflight_ < app_.cfg.max_pipeline && !closing_) {
-    paused_ = false;
-    resume_reading();
-    if (!partial_.empty()) {
-      in_batch_ = true;
-      parse(partial_.data(), partial_.size(), true);
-      in_batch_ = false;
-      write_ready_responses();
-      flush();
-      update_wait_state();
-    }
-  }
+  resume_if_room();
 }
 
 void session::write_ready_responses() {
@@ -546,7 +573,9 @@ void session::begin_shutdown() {
   }
 }
 
-void session::on_peer_gone() { detach_all(); }
+void session::on_peer_gone() {
+  detach_all();
+}
 
 void session::update_wait_state() {
   if (detached_ || closing_) return;
@@ -596,7 +625,8 @@ void slot_pool::release(request_slot* s) noexcept {
 
 void request_slot::rebase(const char* old_base, std::size_t len, const char* new_base) noexcept {
   auto move = [&](std::string_view& v) {
-    if (v.data() >= old_base && v.data() < old_base + len) v = {new_base + (v.data() - old_base), v.size()};
+    if (v.data() >= old_base && v.data() < old_base + len)
+      v = {new_base + (v.data() - old_base), v.size()};
   };
   move(req.method_name_);
   move(req.target_);

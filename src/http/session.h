@@ -75,11 +75,13 @@ class session {
 
  protected:
   friend struct callbacks;
+
  public:
   struct parser_state;
 
  protected:
   void write_ready_responses();
+  void resume_if_room();
   void finalize(request_slot& slot);
   void fail(int status, std::string_view detail);
   void update_wait_state();
@@ -91,15 +93,15 @@ class session {
   fastjson::loop& loop_;
   slot_pool& pool_;
   std::unique_ptr<parser_state> ps_;
-  buffer partial_;                  // bytes of an incomplete request (or unparsed pipeline tail)
-  std::size_t need_bytes_ = 0;      // don't re-parse the partial request before this many bytes
-  request_slot* current_ = nullptr; // the request being parsed
-  request_slot* head_ = nullptr;    // in-flight requests, oldest first
+  buffer partial_;                   // bytes of an incomplete request (or unparsed pipeline tail)
+  std::size_t need_bytes_ = 0;       // don't re-parse the partial request before this many bytes
+  request_slot* current_ = nullptr;  // the request being parsed
+  request_slot* head_ = nullptr;     // in-flight requests, oldest first
   request_slot* tail_ = nullptr;
   std::size_t inflight_ = 0;
   bool in_message_ = false;
   bool in_batch_ = false;
-  bool closing_ = false;            // no more requests will be read
+  bool closing_ = false;  // no more requests will be read
   bool shutting_down_ = false;
   bool continue_sent_ = false;
   bool paused_ = false;

@@ -12,26 +12,36 @@ namespace {
 thread_local loop* current_loop = nullptr;
 }
 
-loop* loop::current() noexcept { return current_loop; }
+loop* loop::current() noexcept {
+  return current_loop;
+}
 
-void loop::post(std::function<void()> fn) { impl_->post(std::move(fn)); }
+void loop::post(std::function<void()> fn) {
+  impl_->post(std::move(fn));
+}
 
-std::uint64_t loop::now_ms() const noexcept { return uv_now(&impl_->uv); }
+std::uint64_t loop::now_ms() const noexcept {
+  return uv_now(&impl_->uv);
+}
 
 void loop::set_timeout(std::chrono::milliseconds delay, std::function<void()> fn) {
-  struct timer {
-    uv_timer_t t;
-    std::function<void()> fn;
-  };
-  auto* t = new timer{{}, std::move(fn)};
+  auto* t = new detail::one_shot_timer{};
+  t->fn = std::move(fn);
   uv_timer_init(&impl_->uv, &t->t);
+  // The loop's cached time can be a whole callback old; count from now.
+  uv_update_time(&impl_->uv);
   t->t.data = t;
+  t->next = impl_->timers;
+  if (t->next) t->next->prev = t;
+  impl_->timers = t;
   uv_timer_start(
       &t->t,
       [](uv_timer_t* h) {
-        auto* self = static_cast<timer*>(h->data);
+        auto* self = static_cast<detail::one_shot_timer*>(h->data);
+        static_cast<detail::loop_impl*>(h->loop->data)->unlink(self);
         auto fn = std::move(self->fn);
-        uv_close(reinterpret_cast<uv_handle_t*>(h), [](uv_handle_t* hh) { delete static_cast<timer*>(hh->data); });
+        uv_close(reinterpret_cast<uv_handle_t*>(h),
+                 [](uv_handle_t* hh) { delete static_cast<detail::one_shot_timer*>(hh->data); });
         fn();
       },
       static_cast<std::uint64_t>(delay.count()), 0);
@@ -95,6 +105,12 @@ loop_impl::~loop_impl() {
 }
 
 void loop_impl::close_all() {
+  while (timers) {
+    one_shot_timer* t = timers;
+    unlink(t);
+    uv_close(reinterpret_cast<uv_handle_t*>(&t->t),
+             [](uv_handle_t* h) { delete static_cast<one_shot_timer*>(h->data); });
+  }
   uv_walk(
       &uv,
       [](uv_handle_t* h, void*) {
@@ -138,8 +154,12 @@ void loop_impl::run() {
   uv_run(&uv, UV_RUN_DEFAULT);
 }
 
-current_scope::current_scope(loop_impl& l) noexcept : prev(current_loop) { current_loop = &l.handle; }
-current_scope::~current_scope() { current_loop = prev; }
+current_scope::current_scope(loop_impl& l) noexcept : prev(current_loop) {
+  current_loop = &l.handle;
+}
+current_scope::~current_scope() {
+  current_loop = prev;
+}
 
 void loop_impl::update_date() {
   std::time_t t = std::time(nullptr);

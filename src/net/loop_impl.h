@@ -68,6 +68,16 @@ struct current_scope {
   fastjson::loop* prev;
 };
 
+/// A loop::set_timeout timer. Linked into its loop while armed so that a
+/// loop closing with timers still pending frees them (uv_close with a null
+/// callback would leak them).
+struct one_shot_timer {
+  uv_timer_t t{};
+  std::function<void()> fn;
+  one_shot_timer* prev = nullptr;
+  one_shot_timer* next = nullptr;
+};
+
 struct loop_impl {
   explicit loop_impl(app_core& app);
   ~loop_impl();
@@ -98,6 +108,17 @@ struct loop_impl {
   // Same-thread deferred calls.
   uv_idle_t idle{};
   std::vector<std::pair<void (*)(void*), void*>> deferred, deferred_run;
+
+  // Armed loop::set_timeout timers.
+  one_shot_timer* timers = nullptr;
+  void unlink(one_shot_timer* t) noexcept {
+    if (t->prev)
+      t->prev->next = t->next;
+    else
+      timers = t->next;
+    if (t->next) t->next->prev = t->prev;
+    t->prev = t->next = nullptr;
+  }
 
   // Periodic tick: Date line and timeouts.
   uv_timer_t tick{};

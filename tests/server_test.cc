@@ -319,7 +319,9 @@ TEST_CASE("the hello example prints its URL, serves, and exits 0 on SIGTERM", "[
   posix_spawn_file_actions_addclose(&fa, out[0]);
   const char* argv[] = {bin.c_str(), "--port", "0", "--threads", "1", nullptr};
   pid_t pid = 0;
-  REQUIRE(posix_spawn(&pid, bin.c_str(), &fa, nullptr, const_cast<char**>(argv), environ) == 0);
+  int spawned = posix_spawn(&pid, bin.c_str(), &fa, nullptr, const_cast<char**>(argv), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  REQUIRE(spawned == 0);
   ::close(out[1]);
   struct reaper {  // never leave the child behind, even when a REQUIRE fails
     pid_t pid;

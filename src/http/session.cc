@@ -592,9 +592,12 @@ void session::update_wait_state() {
 slot_pool::slot_pool(app_core& app, fastjson::loop& loop) : app_(app), loop_(loop) {}
 
 slot_pool::~slot_pool() {
-  while (free_) {
-    request_slot* s = free_;
-    free_ = s->next;
+  // Every slot, free or not: a handler that never finished (its connection
+  // was closed at the shutdown deadline) still holds one. Destroying its
+  // task destroys the suspended coroutine frames; the loop's pending timers
+  // were freed (without running) before this.
+  for (request_slot* s : all_) {
+    s->running = task<>();
     delete s;
   }
 }
@@ -611,7 +614,7 @@ request_slot* slot_pool::acquire() {
     s->headers.reserve(app_.cfg.max_headers);
     s->mw_state_size = app_.state_size();
     if (s->mw_state_size) s->mw_state = std::make_unique<std::byte[]>(s->mw_state_size);
-    ++count_;
+    all_.push_back(s);
   }
   s->next = nullptr;
   return s;

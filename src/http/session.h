@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <memory>
 #include <string_view>
+#include <vector>
 
 #include "fastjson/buffer.h"
 
@@ -120,7 +121,7 @@ class slot_pool {
   app_core& app_;
   fastjson::loop& loop_;
   request_slot* free_ = nullptr;
-  std::size_t count_ = 0;
+  std::vector<request_slot*> all_;  // every slot made (grows only; freed with the pool)
 };
 
 }  // namespace fastjson::detail

@@ -1,19 +1,24 @@
-// The out-of-line parts of the typed JSON reader: the thread-local parser,
-// the validating walk used for skipped values and validate(), error
-// reporting with JSON Pointers, and RFC 3339 parsing.
+// The out-of-line parts of the typed JSON reader: the thread-local DOM
+// parsers (one per depth limit), the validating parse shared by read() and
+// validate(), error reporting with JSON Pointers, and RFC 3339 parsing.
 
 #include "fastjson/json/reader.h"
 
+#include <array>
 #include <charconv>
 #include <cstring>
 #include <memory>
 
 namespace fastjson::json {
 namespace detail {
+
+namespace dom = simdjson::dom;
+
 namespace {
 
-// The walk recurses once per nesting level; never let options push it past
-// this, whatever max_depth says, so hostile input cannot exhaust the stack.
+// The typed walk recurses once per nesting level of the accepted document;
+// never let options push the parser's limit past this, whatever max_depth
+// says, so hostile input cannot exhaust the stack.
 constexpr std::size_t kHardDepthCap = 1024;
 constexpr std::size_t kMaxErrors = 64;
 
@@ -32,35 +37,15 @@ std::string format_number(std::int64_t i, double d, bool is_int) {
   return std::string(buf, r.ptr);
 }
 
-template <class V>
-bool mismatch_impl(read_ctx& c, V& v, simdjson::error_code e, std::string_view what) {
-  using simdjson::error_code;
-  if (e != error_code::INCORRECT_TYPE && e != error_code::NUMBER_OUT_OF_RANGE && e != error_code::NUMBER_ERROR)
-    return c.syntax(e);
-  od::json_type t;
-  if (auto e2 = v.type().get(t)) return c.syntax(e2);
-  if (t == od::json_type::number) {
-    // A number, but not of the wanted kind: find out which, validating it.
-    od::number n;
-    if (auto e3 = v.get_number().get(n)) return c.syntax(e3);
-    if (n.is_double() || what == "string" || what == "boolean" || what == "object" || what == "array" ||
-        what == "date-time string")
-      c.shape(std::string("expected ") + std::string(what));
-    else
-      c.shape("integer out of range");
-    return true;
-  }
-  if (e != error_code::INCORRECT_TYPE) return c.syntax(e);
-  c.shape(std::string("expected ") + std::string(what));
-  if constexpr (std::is_same_v<V, od::document>) return walk_document(c, v);
-  else return walk(c, v);
-}
-
 }  // namespace
 
 std::string read_ctx::pointer() const {
+  const path_segment* steps[kHardDepthCap + 2];
+  std::size_t n = 0;
+  for (const path_segment* s = top; s != nullptr && n < std::size(steps); s = s->parent) steps[n++] = s;
   std::string p;
-  for (const auto& s : path) {
+  while (n > 0) {
+    const path_segment& s = *steps[--n];
     p += '/';
     if (s.is_index) p += std::to_string(s.index);
     else append_pointer_token(p, s.name);
@@ -78,27 +63,30 @@ void read_ctx::shape(std::string_view message, std::string_view extra_key) {
   errors.push_back({std::move(p), std::string(message)});
 }
 
-bool read_ctx::syntax(simdjson::error_code e) {
-  if (fatal != error_kind::none) return false;
-  if (e == simdjson::DEPTH_ERROR) return too_deep();
-  fatal = error_kind::syntax;
-  errors.clear();
-  errors.push_back({pointer(), std::string("malformed JSON: ") + simdjson::error_message(e)});
-  return false;
+namespace {
+
+/// The thread's DOM parser for a depth limit. A few limits are kept (the
+/// HTTP layer uses one; tests and fuzzers a second), each with the capacity
+/// of the largest document it parsed.
+dom::parser* thread_parser(std::size_t max_depth) {
+  struct slot {
+    std::size_t depth = 0;
+    std::unique_ptr<dom::parser> parser;
+  };
+  thread_local std::array<slot, 4> slots;
+  thread_local std::size_t next = 0;
+  for (auto& s : slots)
+    if (s.parser && s.depth == max_depth) return s.parser.get();
+  auto& s = slots[next];
+  next = (next + 1) % slots.size();
+  auto p = std::make_unique<dom::parser>();
+  if (p->allocate(4096, max_depth) != simdjson::SUCCESS) return nullptr;
+  s.parser = std::move(p);
+  s.depth = max_depth;
+  return s.parser.get();
 }
 
-bool read_ctx::too_deep() {
-  if (fatal != error_kind::none) return false;
-  fatal = error_kind::too_deep;
-  errors.clear();
-  errors.push_back({pointer(), "JSON nested deeper than " + std::to_string(max_depth) + " levels"});
-  return false;
-}
-
-od::parser& thread_parser() {
-  thread_local od::parser parser;
-  return parser;
-}
+}  // namespace
 
 simdjson::padded_string_view pad(std::string_view in) {
   thread_local std::unique_ptr<char[]> buf;
@@ -115,102 +103,26 @@ simdjson::padded_string_view pad(std::string_view in) {
   return simdjson::padded_string_view(buf.get(), in.size(), cap);
 }
 
-bool walk(read_ctx& c, od::value& v) {
-  od::json_type t;
-  if (auto e = v.type().get(t)) return c.syntax(e);
-  switch (t) {
-    case od::json_type::array: {
-      od::array a;
-      if (auto e = v.get_array().get(a)) return c.syntax(e);
-      if (!c.enter()) return false;
-      for (auto er : a) {
-        od::value ev;
-        if (auto e = er.get(ev)) return c.syntax(e);
-        if (!walk(c, ev)) return false;
-      }
-      c.leave();
-      return true;
+void type_mismatch(read_ctx& c, std::size_t v, std::string_view what) {
+  const bool want_int = what == "integer" || what == "unsigned integer";
+  switch (c.tape.type(v)) {
+    case 'l':
+    case 'u':
+      // An integer where an integer was wanted: it does not fit.
+      if (want_int) return c.shape("integer out of range");
+      break;
+    case 'd': {
+      // Integer literals beyond 64 bits are read as doubles (see
+      // widen_big_integers): report them as out of range, like 2^63.
+      double d = c.tape.number<double>(v);
+      if (what == "integer" ? (d >= 0x1p63 || d < -0x1p63) : what == "unsigned integer" && d >= 0x1p64)
+        return c.shape("integer out of range");
+      break;
     }
-    case od::json_type::object: {
-      od::object o;
-      if (auto e = v.get_object().get(o)) return c.syntax(e);
-      if (!c.enter()) return false;
-      for (auto fr : o) {
-        od::field f;
-        if (auto e = std::move(fr).get(f)) return c.syntax(e);
-        std::string_view key;
-        if (auto e = f.unescaped_key().get(key)) return c.syntax(e);
-        od::value fv = f.value();
-        if (!walk(c, fv)) return false;
-      }
-      c.leave();
-      return true;
-    }
-    case od::json_type::number: {
-      od::number n;
-      if (auto e = v.get_number().get(n)) return c.syntax(e);
-      return true;
-    }
-    case od::json_type::string: {
-      std::string_view s;
-      if (auto e = v.get_string().get(s)) return c.syntax(e);
-      return true;
-    }
-    case od::json_type::boolean: {
-      bool b;
-      if (auto e = v.get_bool().get(b)) return c.syntax(e);
-      return true;
-    }
-    case od::json_type::null: {
-      bool n = false;
-      if (auto e = v.is_null().get(n)) return c.syntax(e);
-      if (!n) return c.syntax(simdjson::INCORRECT_TYPE);
-      return true;
-    }
+    default:
+      break;
   }
-  return c.syntax(simdjson::TAPE_ERROR);
-}
-
-bool walk_document(read_ctx& c, od::document& doc) {
-  od::json_type t;
-  if (auto e = doc.type().get(t)) return c.syntax(e);
-  switch (t) {
-    case od::json_type::array:
-    case od::json_type::object: {
-      od::value v;
-      if (auto e = doc.get_value().get(v)) return c.syntax(e);
-      return walk(c, v);
-    }
-    case od::json_type::number: {
-      od::number n;
-      if (auto e = doc.get_number().get(n)) return c.syntax(e);
-      return true;
-    }
-    case od::json_type::string: {
-      std::string_view s;
-      if (auto e = doc.get_string().get(s)) return c.syntax(e);
-      return true;
-    }
-    case od::json_type::boolean: {
-      bool b;
-      if (auto e = doc.get_bool().get(b)) return c.syntax(e);
-      return true;
-    }
-    case od::json_type::null: {
-      bool n = false;
-      if (auto e = doc.is_null().get(n)) return c.syntax(e);
-      if (!n) return c.syntax(simdjson::INCORRECT_TYPE);
-      return true;
-    }
-  }
-  return c.syntax(simdjson::TAPE_ERROR);
-}
-
-bool type_mismatch(read_ctx& c, od::value& v, simdjson::error_code e, std::string_view what) {
-  return mismatch_impl(c, v, e, what);
-}
-bool type_mismatch(read_ctx& c, od::document& v, simdjson::error_code e, std::string_view what) {
-  return mismatch_impl(c, v, e, what);
+  c.shape(std::string("expected ") + std::string(what));
 }
 
 void check_rule(read_ctx& c, std::string_view field, const reflect::constraints::rule& r, std::int64_t ilen,
@@ -318,51 +230,108 @@ bool parse_rfc3339(std::string_view s, std::chrono::system_clock::time_point& ou
   return true;
 }
 
-std::vector<path_segment>& read_session::thread_path() {
-  thread_local std::vector<path_segment> path = [] {
-    std::vector<path_segment> p;
-    p.reserve(64);
-    return p;
-  }();
-  return path;
+namespace {
+
+/// True if the digits [d, d + n) of an integer literal (sign excluded) are
+/// beyond what simdjson's DOM stores as an integer (uint64, or int64 when
+/// negative).
+bool integer_overflows(const char* d, std::size_t n, bool negative) {
+  std::string_view limit = negative ? "9223372036854775808" : "18446744073709551615";
+  if (n != limit.size()) return n > limit.size();
+  return std::string_view(d, n) > limit;
 }
 
-error_kind read_session::begin(simdjson::padded_string_view in, od::document& doc, read_ctx& c) {
-  if (c.max_depth > kHardDepthCap) c.max_depth = kHardDepthCap;
+/// simdjson's DOM parser (3.x) rejects integer literals beyond 64 bits,
+/// which RFC 8259 allows (On-Demand reads them as doubles). Copies `in`
+/// into `out` with ".0" appended to each such literal outside strings, so
+/// they parse as the doubles they denote; returns false if there were none.
+bool widen_big_integers(std::string_view in, std::string& out) {
+  out.clear();
+  bool changed = false;
+  std::size_t i = 0, n = in.size(), copied = 0;
+  while (i < n) {
+    char ch = in[i];
+    if (ch == '"') {
+      for (++i; i < n; ++i) {
+        if (in[i] == '\\') ++i;
+        else if (in[i] == '"') break;
+      }
+      ++i;
+    } else if (ch == '-' || (ch >= '0' && ch <= '9')) {
+      bool negative = ch == '-';
+      std::size_t d = negative ? i + 1 : i, e = d;
+      while (e < n && in[e] >= '0' && in[e] <= '9') ++e;
+      std::size_t end = e;
+      while (end < n && ((in[end] >= '0' && in[end] <= '9') || in[end] == '.' || in[end] == 'e' || in[end] == 'E' ||
+                         in[end] == '+' || in[end] == '-'))
+        ++end;
+      if (end == e && integer_overflows(in.data() + d, e - d, negative)) {
+        out.append(in.data() + copied, e - copied);
+        out += ".0";
+        copied = e;
+        changed = true;
+      }
+      i = end;
+    } else {
+      ++i;
+    }
+  }
+  if (changed) out.append(in.data() + copied, n - copied);
+  return changed;
+}
+
+}  // namespace
+
+error_kind parse_document(simdjson::padded_string_view in, const read_options& opt, tape_view& tape,
+                          std::vector<field_error>& errors) {
   if (in.size() > opt.max_size) {
     errors.push_back({"", "JSON text larger than " + std::to_string(opt.max_size) + " bytes"});
     return error_kind::too_large;
   }
-  if (auto e = thread_parser().iterate(in).get(doc)) {
-    c.syntax(e);
-    return c.fatal;
+  std::size_t max_depth = opt.max_depth < kHardDepthCap ? opt.max_depth : kHardDepthCap;
+  auto too_deep = [&] {
+    errors.push_back({"", "JSON nested deeper than " + std::to_string(max_depth) + " levels"});
+    return error_kind::too_deep;
+  };
+  // simdjson needs room for one level; with max_depth 0 only a scalar root passes.
+  dom::parser* parser = thread_parser(max_depth == 0 ? 1 : max_depth);
+  if (parser == nullptr) {
+    errors.push_back({"", "out of memory"});
+    return error_kind::too_large;
   }
-  return error_kind::none;
-}
-
-error_kind read_session::finish(od::document& doc, read_ctx& c) {
-  // On-Demand stops after the root value; anything but whitespace after it
-  // (e.g. "[1]]" or "{} x") makes the text malformed.
-  auto loc = doc.current_location();
-  if (loc.error() == simdjson::SUCCESS) {
-    c.syntax(simdjson::TRAILING_CONTENT);
-    return c.fatal;
+  // In place when the caller's buffer carries simdjson's padding (request
+  // bodies and padded_string do); otherwise simdjson copies it.
+  bool copy = in.padding() < simdjson::SIMDJSON_PADDING;
+  dom::element root;
+  auto e = parser->parse(in.data(), in.size(), copy).get(root);
+  if (e == simdjson::NUMBER_ERROR) [[unlikely]] {
+    // Maybe only integers beyond 64 bits: parse them as doubles and retry.
+    thread_local std::string widened;
+    if (widen_big_integers(std::string_view(in.data(), in.size()), widened)) {
+      e = parser->parse(widened.data(), widened.size(), true).get(root);
+      if (widened.capacity() > (1u << 20)) std::string().swap(widened);
+    }
   }
-  return error_kind::none;
+  if (e == simdjson::SUCCESS) {
+    if (max_depth == 0 && (root.is_array() || root.is_object())) return too_deep();
+    tape = {parser->doc.tape.get(), parser->doc.string_buf.get()};
+    return error_kind::none;
+  }
+  if (e == simdjson::DEPTH_ERROR) return too_deep();
+  if (e == simdjson::MEMALLOC || e == simdjson::CAPACITY) {
+    errors.push_back({"", std::string("cannot parse JSON: ") + simdjson::error_message(e)});
+    return error_kind::too_large;
+  }
+  errors.push_back({"", std::string("malformed JSON: ") + simdjson::error_message(e)});
+  return error_kind::syntax;
 }
 
 }  // namespace detail
 
 error_kind validate(simdjson::padded_string_view in, const read_options& opt) {
   std::vector<field_error> errors;
-  auto& path = detail::read_session::thread_path();
-  path.clear();
-  detail::read_session s{errors, opt, path};
-  detail::read_ctx c{errors, path, opt.max_depth, opt.strict};
-  detail::od::document doc;
-  if (error_kind k = s.begin(in, doc, c); k != error_kind::none) return k;
-  if (!detail::walk_document(c, doc)) return c.fatal;
-  return s.finish(doc, c);
+  detail::tape_view tape;
+  return detail::parse_document(in, opt, tape, errors);
 }
 
 error_kind validate(std::string_view in, const read_options& opt) { return validate(detail::pad(in), opt); }

@@ -1,8 +1,13 @@
 #pragma once
 /// \file reader.h
-/// Typed JSON parsing into reflected structs with simdjson On-Demand: no DOM,
-/// in place on the (padded) request buffer, with validation errors that carry
+/// Typed JSON parsing into reflected structs, with validation errors that carry
 /// JSON Pointer paths (RFC 6901).
+///
+/// The text is first parsed and fully validated by simdjson's DOM parser
+/// (libsimdjson, which picks the best CPU kernel at run time: AVX-512, AVX2,
+/// SSE4.2 or portable), straight from the (padded) request buffer into a tape
+/// the thread reuses; the typed walk then reads that tape into T. Nothing in
+/// this header depends on the compiler flags of the including code.
 ///
 /// \code
 /// auto r = fastjson::json::read<todo>(req.body_padded());   // padded_string_view
@@ -15,13 +20,13 @@
 /// \endcode
 ///
 /// What is checked:
-/// - Syntax (RFC 8259) of the whole input, including values of unknown fields,
-///   which are walked and validated rather than trusted. Syntax errors stop
-///   the parse and give one error with an empty pointer (or the pointer of
-///   where the error was met).
-/// - Depth: more than `read_options::max_depth` (default 64) nested arrays or
-///   objects is `too_deep`; the walk never recurses deeper, so hostile input
-///   cannot overflow the stack.
+/// - Syntax (RFC 8259) and UTF-8 of the whole input, including values of
+///   unknown fields, before any of it is read into T. A syntax error gives
+///   one error with an empty pointer.
+/// - Depth: more than `read_options::max_depth` (default 64, capped at 1024)
+///   nested arrays or objects is `too_deep`; the parser is iterative and the
+///   typed walk only follows accepted nesting, so hostile input cannot
+///   overflow the stack.
 /// - Size: input longer than `read_options::max_size` is `too_large`.
 /// - Shape (all reported, up to 64 errors, parsing continues): wrong JSON type
 ///   ("expected string"), integers that do not fit the C++ type ("integer out
@@ -36,12 +41,14 @@
 ///
 /// Lifetime: the result owns its value; nothing refers to the input after
 /// read() returns. Not reentrant on one thread (a thread_local parser is
-/// reused so steady-state parsing does not allocate parser memory).
+/// reused so steady-state parsing does not allocate parser memory; it keeps
+/// the capacity of the largest document the thread has read).
 
 #include <array>
 #include <bitset>
 #include <chrono>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <optional>
 #include <string>
@@ -116,51 +123,96 @@ class [[nodiscard]] result {
 
 namespace detail {
 
-namespace od = simdjson::ondemand;
+#if defined(__GNUC__)
+#define FASTJSON_JSON_COLD [[gnu::cold, gnu::noinline]]
+#else
+#define FASTJSON_JSON_COLD
+#endif
 
 /// One step of the current JSON Pointer, kept unformatted until an error
-/// needs it (so the happy path never formats indices).
+/// needs it (so the happy path never formats indices). The steps live on the
+/// walk's stack frames, each pointing to its parent.
 struct path_segment {
+  const path_segment* parent;
   std::string_view name;  // key (valid during the parse), unless is_index
   std::size_t index;
   bool is_index;
 };
 
+/// A parsed document: simdjson's DOM tape, read directly (the layout is
+/// simdjson's documented tape format, doc/tape.md, unchanged since 0.3).
+/// Each value is one 64-bit word (type in the top byte, payload below), two
+/// for numbers (the value in the next word). `[`/`{` carry the index just
+/// past their closing word and the element count; strings an offset into
+/// `strings`, where a 32-bit length precedes the bytes. Index 1 is the root.
+struct tape_view {
+  const std::uint64_t* words;
+  const std::uint8_t* strings;
+
+  char type(std::size_t i) const noexcept { return static_cast<char>(words[i] >> 56); }
+  /// For `[` and `{`: the index just past the matching `]` / `}`.
+  std::size_t end_of(std::size_t i) const noexcept { return static_cast<std::uint32_t>(words[i]); }
+  /// For `[` and `{`: the number of elements (saturates at 0xFFFFFF).
+  std::size_t count(std::size_t i) const noexcept { return (words[i] >> 32) & 0xFFFFFF; }
+  /// The index of the value after the one at i.
+  std::size_t after(std::size_t i) const noexcept {
+    switch (type(i)) {
+      case '[':
+      case '{': return end_of(i);
+      case 'l':
+      case 'u':
+      case 'd': return i + 2;
+      default: return i + 1;
+    }
+  }
+  std::string_view str(std::size_t i) const noexcept {
+    const std::uint8_t* p = strings + (words[i] & 0x00FFFFFFFFFFFFFFull);
+    std::uint32_t n;
+    std::memcpy(&n, p, sizeof n);
+    return {reinterpret_cast<const char*>(p + sizeof n), n};
+  }
+  template <class N>
+  N number(std::size_t i) const noexcept {
+    N x;
+    std::memcpy(&x, &words[i + 1], sizeof x);
+    return x;
+  }
+};
+
+/// State of one typed walk. Syntax, depth and size were checked when the
+/// document was parsed, so the walk itself can only find shape errors.
 struct read_ctx {
   std::vector<field_error>& errors;
-  std::vector<path_segment>& path;
-  std::size_t max_depth;
+  tape_view tape;
   bool strict_all;
-  std::size_t depth = 0;
-  error_kind fatal = error_kind::none;
+  const path_segment* top = nullptr;  // innermost step of the current path
 
   std::string pointer() const;
   /// Records a shape error at the current path (+ optional extra key).
-  void shape(std::string_view message, std::string_view extra_key = {});
-  /// Records a fatal error from simdjson; always returns false.
-  bool syntax(simdjson::error_code e);
-  bool too_deep();
-  bool enter() { return ++depth <= max_depth || too_deep(); }
-  void leave() { --depth; }
+  FASTJSON_JSON_COLD void shape(std::string_view message, std::string_view extra_key = {});
 };
 
 struct path_push {
   read_ctx& c;
-  path_push(read_ctx& ctx, std::string_view key) : c(ctx) { c.path.push_back({key, 0, false}); }
-  path_push(read_ctx& ctx, std::size_t i) : c(ctx) { c.path.push_back({{}, i, true}); }
-  ~path_push() { c.path.pop_back(); }
+  path_segment seg;
+  path_push(read_ctx& ctx, std::string_view key) : c(ctx), seg{ctx.top, key, 0, false} { c.top = &seg; }
+  path_push(read_ctx& ctx, std::size_t i) : c(ctx), seg{ctx.top, {}, i, true} { c.top = &seg; }
+  path_push(const path_push&) = delete;
+  path_push& operator=(const path_push&) = delete;
+  ~path_push() { c.top = seg.parent; }
 };
 
-od::parser& thread_parser();
 simdjson::padded_string_view pad(std::string_view in);
-/// Walks and validates one value of any type (used for skipped values).
-bool walk(read_ctx& c, od::value& v);
-bool walk_document(read_ctx& c, od::document& doc);
-/// Called after a typed getter failed with `e`: records "expected <what>"
-/// (or "<what> out of range") for a wrong-typed value and validates it, or
-/// records a syntax error. Returns false if the parse must stop.
-bool type_mismatch(read_ctx& c, od::value& v, simdjson::error_code e, std::string_view what);
-bool type_mismatch(read_ctx& c, od::document& v, simdjson::error_code e, std::string_view what);
+/// Parses and fully validates `in` (syntax, UTF-8, depth, size) with the
+/// thread's DOM parser for `opt.max_depth`. On failure records the error and
+/// returns its kind; on success `tape` shows the parsed document, valid until
+/// the next parse on this thread.
+error_kind parse_document(simdjson::padded_string_view in, const read_options& opt, tape_view& tape,
+                          std::vector<field_error>& errors);
+/// Called when the value at tape index `v` has the wrong JSON type for its
+/// C++ type: records "expected <what>", or "integer out of range" for an
+/// integer that does not fit.
+FASTJSON_JSON_COLD void type_mismatch(read_ctx& c, std::size_t v, std::string_view what);
 bool parse_rfc3339(std::string_view s, std::chrono::system_clock::time_point& out);
 void check_rule(read_ctx& c, std::string_view field, const reflect::constraints::rule& r, std::int64_t ilen,
                 double dval, bool is_length);
@@ -184,64 +236,70 @@ concept read_seq_like = requires(T& c) {
   c.clear();
 } && !std::is_same_v<T, std::string>;
 
-template <class T, class V>
-bool read_value(read_ctx& c, V& v, T& out);
+template <class T>
+void read_value(read_ctx& c, std::size_t v, T& out);
 template <class T, class FR, class Seen>
 void check_field_rules(read_ctx& c, const T& obj, const FR& fr, const Seen& seen);
 
-template <class T, class V>
-bool read_object(read_ctx& c, V& v, T& out) {
-  od::object obj;
-  if (auto e = v.get_object().get(obj)) return type_mismatch(c, v, e, "object");
-  if (!c.enter()) return false;
+/// The JSON names of T's fields, in declaration order.
+template <class T>
+inline constexpr auto field_names_v = std::apply(
+    [](const auto&... fd) { return std::array<std::string_view, sizeof...(fd)>{fd.name()...}; }, reflect::fields_v<T>);
+
+/// True if `key` is the name of T's field I (a compare of known length,
+/// which the compiler expands inline).
+template <class T, std::size_t I>
+inline bool key_is(std::string_view key) noexcept {
+  constexpr std::string_view name = field_names_v<T>[I];
+  return key.size() == name.size() && std::memcmp(key.data(), name.data(), name.size()) == 0;
+}
+
+/// Index of the field of T named `key` (field_count_v<T> if none). Inputs
+/// usually follow declaration order, so field `hint` (the one after the
+/// previous hit) is tried first.
+template <class T>
+inline std::size_t find_field(std::string_view key, std::size_t hint) noexcept {
   constexpr std::size_t N = reflect::field_count_v<T>;
-  static constexpr auto names = std::apply(
-      [](const auto&... fd) { return std::array<std::string_view, N>{fd.name()...}; }, reflect::fields_v<T>);
+  return [&]<std::size_t... I>(std::index_sequence<I...>) {
+    std::size_t idx = N;
+    if (((hint == I && key_is<T, I>(key)) || ...)) return hint;
+    ((key_is<T, I>(key) ? (idx = I, true) : false) || ...);
+    return idx;
+  }(std::make_index_sequence<N>{});
+}
+
+template <class T>
+void read_object(read_ctx& c, std::size_t v, T& out) {
+  const tape_view t = c.tape;
+  if (t.type(v) != '{') [[unlikely]]
+    return type_mismatch(c, v, "object");
+  constexpr std::size_t N = reflect::field_count_v<T>;
+  constexpr const auto& names = field_names_v<T>;
   std::bitset<N> seen;     // present and parsed without errors
   std::bitset<N> present;  // present in the input
   std::size_t hint = 0;
-  for (auto fres : obj) {
-    od::field f;
-    if (auto e = std::move(fres).get(f)) return c.syntax(e);
-    // Inputs usually follow declaration order: start looking after the last
-    // hit, comparing the raw key bytes (our names never need escaping).
-    std::size_t idx = N;
-    simdjson::ondemand::raw_json_string raw = f.key();
-    for (std::size_t k = 0; k < N; ++k) {
-      std::size_t j = hint + k < N ? hint + k : hint + k - N;
-      if (raw.unsafe_is_equal(names[j])) {
-        idx = j;
-        break;
-      }
-    }
-    std::string_view key;
-    if (idx == N) {
-      // Not found verbatim: unescape (which also validates the key) and retry.
-      if (auto e = f.unescaped_key().get(key)) return c.syntax(e);
-      for (std::size_t j = 0; j < N; ++j)
-        if (names[j] == key) {
-          idx = j;
-          break;
-        }
-    }
-    od::value fv = f.value();
-    if (idx == N) {
+  const std::size_t end = t.end_of(v) - 1;  // the closing '}'
+  for (std::size_t k = v + 1; k < end;) {
+    std::string_view key = t.str(k);
+    const std::size_t fv = k + 1;
+    k = t.after(fv);
+    std::size_t idx = find_field<T>(key, hint);
+    if (idx == N) [[unlikely]] {
+      // Unknown: its value was validated by the parse; nothing to read.
       if (c.strict_all || reflect::is_strict_v<T>) c.shape("unknown field", key);
-      if (!walk(c, fv)) return false;
       continue;
     }
     hint = idx + 1 == N ? 0 : idx + 1;
     seen.set(idx);
     present.set(idx);
-    bool ok = true;
     std::size_t errors_before = c.errors.size();
     path_push pp(c, names[idx]);
     [&]<std::size_t... I>(std::index_sequence<I...>) {
-      ((idx == I ? (ok = read_value(c, fv, out.*(std::get<I>(reflect::fields_v<T>).ptr)), true) : false) || ...);
+      ((idx == I ? (read_value(c, fv, out.*(std::get<I>(reflect::fields_v<T>).ptr)), true) : false) || ...);
     }(std::make_index_sequence<N>{});
-    if (!ok) return false;
     // A field that failed to parse is not checked against its constraints.
-    if (c.errors.size() != errors_before) seen.reset(idx);
+    if (c.errors.size() != errors_before) [[unlikely]]
+      seen.reset(idx);
   }
   // Required fields: everything that is not std::optional nor not_required.
   std::apply(
@@ -250,7 +308,7 @@ bool read_object(read_ctx& c, V& v, T& out) {
         (
             [&] {
               using M = typename std::remove_cvref_t<decltype(fd)>::member_type;
-              if (!seen.test(i) && !present.test(i) && !is_opt<M>::value && !fd.has(reflect::options::not_required))
+              if (!present.test(i) && !is_opt<M>::value && !fd.has(reflect::options::not_required)) [[unlikely]]
                 c.shape("missing required field", fd.name());
               ++i;
             }(),
@@ -261,8 +319,6 @@ bool read_object(read_ctx& c, V& v, T& out) {
     constexpr auto rules = fastjson_reflect_constraints(static_cast<T*>(nullptr));
     std::apply([&](const auto&... fr) { (check_field_rules(c, out, fr, seen), ...); }, rules);
   }
-  c.leave();
-  return true;
 }
 
 template <class T, class FR, class Seen>
@@ -312,153 +368,154 @@ void check_field_rules(read_ctx& c, const T& obj, const FR& fr, const Seen& seen
   }
 }
 
-template <class Int, class V>
-bool read_int(read_ctx& c, V& v, Int& out) {
+template <class Int>
+void read_int(read_ctx& c, std::size_t v, Int& out) {
+  const tape_view t = c.tape;
+  const char ty = t.type(v);
+  // The tape holds integers as int64 ('l'), or as uint64 ('u') only above
+  // INT64_MAX.
   if constexpr (std::is_signed_v<Int>) {
-    std::int64_t x;
-    if (auto e = v.get_int64().get(x)) return type_mismatch(c, v, e, "integer");
-    if (x < static_cast<std::int64_t>(std::numeric_limits<Int>::min()) ||
-        x > static_cast<std::int64_t>(std::numeric_limits<Int>::max())) {
-      c.shape("integer out of range");
-      return true;
+    if (ty != 'l') [[unlikely]]
+      return type_mismatch(c, v, "integer");
+    std::int64_t x = t.number<std::int64_t>(v);
+    if constexpr (sizeof(Int) < sizeof(std::int64_t)) {
+      if (x < static_cast<std::int64_t>(std::numeric_limits<Int>::min()) ||
+          x > static_cast<std::int64_t>(std::numeric_limits<Int>::max())) [[unlikely]]
+        return c.shape("integer out of range");
     }
     out = static_cast<Int>(x);
   } else {
     std::uint64_t x;
-    if (auto e = v.get_uint64().get(x)) return type_mismatch(c, v, e, "unsigned integer");
-    if (x > static_cast<std::uint64_t>(std::numeric_limits<Int>::max())) {
-      c.shape("integer out of range");
-      return true;
+    if (ty == 'l') [[likely]] {
+      std::int64_t y = t.number<std::int64_t>(v);
+      if (y < 0) [[unlikely]]
+        return c.shape("integer out of range");
+      x = static_cast<std::uint64_t>(y);
+    } else if (ty == 'u') {
+      x = t.number<std::uint64_t>(v);
+    } else [[unlikely]] {
+      return type_mismatch(c, v, "unsigned integer");
+    }
+    if constexpr (sizeof(Int) < sizeof(std::uint64_t)) {
+      if (x > static_cast<std::uint64_t>(std::numeric_limits<Int>::max())) [[unlikely]]
+        return c.shape("integer out of range");
     }
     out = static_cast<Int>(x);
   }
+}
+
+/// The string at `v`, or false (after recording "expected <what>").
+inline bool read_string(read_ctx& c, std::size_t v, std::string_view& s, std::string_view what) {
+  if (c.tape.type(v) != '"') [[unlikely]] {
+    type_mismatch(c, v, what);
+    return false;
+  }
+  s = c.tape.str(v);
   return true;
 }
 
-template <class T, class V>
-bool read_value(read_ctx& c, V& v, T& out) {
+template <class T>
+void read_value(read_ctx& c, std::size_t v, T& out) {
+  const tape_view t = c.tape;
   if constexpr (is_opt<T>::value) {
-    bool null = false;
-    if (auto e = v.is_null().get(null)) return c.syntax(e);
-    if (null) {
+    if (t.type(v) == 'n') {
       out.reset();
-      return true;
+      return;
     }
     if (!out) out.emplace();
-    return read_value(c, v, *out);
+    read_value(c, v, *out);
   } else if constexpr (std::is_same_v<T, bool>) {
-    if (auto e = v.get_bool().get(out)) return type_mismatch(c, v, e, "boolean");
-    return true;
+    const char ty = t.type(v);
+    if (ty == 't') out = true;
+    else if (ty == 'f') out = false;
+    else [[unlikely]] type_mismatch(c, v, "boolean");
   } else if constexpr (std::is_same_v<T, char>) {
     std::string_view s;
-    if (auto e = v.get_string().get(s)) return type_mismatch(c, v, e, "string");
+    if (!read_string(c, v, s, "string")) return;
     if (s.size() != 1) c.shape("expected a one-character string");
     else out = s[0];
-    return true;
   } else if constexpr (std::is_integral_v<T>) {
-    return read_int(c, v, out);
+    read_int(c, v, out);
   } else if constexpr (std::is_floating_point_v<T>) {
     double d;
-    if (auto e = v.get_double().get(d)) return type_mismatch(c, v, e, "number");
+    switch (t.type(v)) {
+      case 'd': d = t.number<double>(v); break;
+      case 'l': d = static_cast<double>(t.number<std::int64_t>(v)); break;
+      case 'u': d = static_cast<double>(t.number<std::uint64_t>(v)); break;
+      default: [[unlikely]] return type_mismatch(c, v, "number");
+    }
     if constexpr (std::is_same_v<T, float>) {
-      if (d > std::numeric_limits<float>::max() || d < -std::numeric_limits<float>::max()) {
-        c.shape("number out of range");
-        return true;
-      }
+      if (d > std::numeric_limits<float>::max() || d < -std::numeric_limits<float>::max())
+        return c.shape("number out of range");
     }
     out = static_cast<T>(d);
-    return true;
   } else if constexpr (std::is_same_v<T, std::string>) {
     std::string_view s;
-    if (auto e = v.get_string().get(s)) return type_mismatch(c, v, e, "string");
-    out.assign(s.data(), s.size());
-    return true;
+    if (read_string(c, v, s, "string")) out.assign(s.data(), s.size());
   } else if constexpr (std::is_same_v<T, std::string_view>) {
     static_assert(sizeof(T) == 0, "fastjson::json::read: std::string_view members are serialize-only; use std::string");
   } else if constexpr (reflect::is_reflected_enum_v<T>) {
     std::string_view s;
-    if (auto e = v.get_string().get(s)) return type_mismatch(c, v, e, "string");
+    if (!read_string(c, v, s, "string")) return;
     if (!reflect::enum_from_name(s, out)) c.shape("unknown enum value");
-    return true;
   } else if constexpr (std::is_enum_v<T>) {
     std::underlying_type_t<T> u{};
-    if (!read_int(c, v, u)) return false;
-    out = static_cast<T>(u);
-    return true;
+    std::size_t errors_before = c.errors.size();
+    read_int(c, v, u);
+    if (c.errors.size() == errors_before) out = static_cast<T>(u);
   } else if constexpr (std::is_same_v<T, std::chrono::system_clock::time_point>) {
     std::string_view s;
-    if (auto e = v.get_string().get(s)) return type_mismatch(c, v, e, "date-time string");
+    if (!read_string(c, v, s, "date-time string")) return;
     if (!parse_rfc3339(s, out)) c.shape("expected RFC 3339 date-time");
-    return true;
   } else if constexpr (reflect::is_reflected_v<T>) {
-    return read_object(c, v, out);
+    read_object(c, v, out);
   } else if constexpr (is_std_array<T>::value) {
-    od::array arr;
-    if (auto e = v.get_array().get(arr)) return type_mismatch(c, v, e, "array");
-    if (!c.enter()) return false;
+    if (t.type(v) != '[') [[unlikely]]
+      return type_mismatch(c, v, "array");
+    const std::size_t end = t.end_of(v) - 1;
     std::size_t i = 0;
-    for (auto eres : arr) {
-      od::value ev;
-      if (auto e = eres.get(ev)) return c.syntax(e);
-      path_push pp(c, i);
+    for (std::size_t k = v + 1; k < end; k = t.after(k), ++i) {
       if (i < out.size()) {
-        if (!read_value(c, ev, out[i])) return false;
-      } else if (!walk(c, ev)) {
-        return false;
+        path_push pp(c, i);
+        read_value(c, k, out[i]);
       }
-      ++i;
     }
     if (i != out.size()) c.shape("expected an array of " + std::to_string(out.size()) + " elements");
-    c.leave();
-    return true;
   } else if constexpr (read_map_like<T>) {
-    od::object obj;
-    if (auto e = v.get_object().get(obj)) return type_mismatch(c, v, e, "object");
-    if (!c.enter()) return false;
+    if (t.type(v) != '{') [[unlikely]]
+      return type_mismatch(c, v, "object");
     out.clear();
-    for (auto fres : obj) {
-      od::field f;
-      if (auto e = std::move(fres).get(f)) return c.syntax(e);
-      std::string_view key;
-      if (auto e = f.unescaped_key().get(key)) return c.syntax(e);
-      // The key view lives in the parser's string buffer until the parse ends.
+    if constexpr (requires(std::size_t n) { out.reserve(n); }) out.reserve(t.count(v));
+    const std::size_t end = t.end_of(v) - 1;
+    for (std::size_t k = v + 1; k < end;) {
+      // The key view lives in the parser's string buffer until the next parse.
+      std::string_view key = t.str(k);
+      const std::size_t fv = k + 1;
+      k = t.after(fv);
       path_push pp(c, key);
-      od::value fv = f.value();
-      if (!read_value(c, fv, out[typename T::key_type(key)])) return false;
+      if constexpr (requires { typename T::key_compare; out.try_emplace(out.end(), typename T::key_type(key)); }) {
+        // Ordered map: keys often arrive sorted, so try the end first (the
+        // hint is only a hint: any order is inserted correctly).
+        read_value(c, fv, out.try_emplace(out.end(), typename T::key_type(key))->second);
+      } else {
+        read_value(c, fv, out[typename T::key_type(key)]);
+      }
     }
-    c.leave();
-    return true;
   } else if constexpr (read_seq_like<T>) {
-    od::array arr;
-    if (auto e = v.get_array().get(arr)) return type_mismatch(c, v, e, "array");
-    if (!c.enter()) return false;
+    if (t.type(v) != '[') [[unlikely]]
+      return type_mismatch(c, v, "array");
     out.clear();
+    if constexpr (requires(std::size_t n) { out.reserve(n); }) out.reserve(t.count(v));
+    const std::size_t end = t.end_of(v) - 1;
     std::size_t i = 0;
-    for (auto eres : arr) {
-      od::value ev;
-      if (auto e = eres.get(ev)) return c.syntax(e);
+    for (std::size_t k = v + 1; k < end; k = t.after(k)) {
       path_push pp(c, i++);
-      if (!read_value(c, ev, out.emplace_back())) return false;
+      read_value(c, k, out.emplace_back());
     }
-    c.leave();
-    return true;
   } else {
     static_assert(sizeof(T) == 0, "fastjson::json::read: unsupported type (declare it with FASTJSON_REFLECT?)");
   }
 }
-
-/// Shared driver: iterates the document, reads the root, checks the end.
-/// `read_root` is called with an od::value& for the root.
-struct read_session {
-  std::vector<field_error>& errors;
-  const read_options& opt;
-  std::vector<path_segment>& path;
-  static std::vector<path_segment>& thread_path();
-  /// Iterates `in`; returns the error kind of a failure before reading.
-  error_kind begin(simdjson::padded_string_view in, od::document& doc, read_ctx& c);
-  /// Checks nothing follows the root value.
-  error_kind finish(od::document& doc, read_ctx& c);
-};
 
 }  // namespace detail
 
@@ -467,21 +524,14 @@ struct read_session {
 template <class T>
 result<T> read(simdjson::padded_string_view in, const read_options& opt = {}) {
   result<T> r;
-  auto& path = detail::read_session::thread_path();
-  path.clear();
-  detail::read_session s{r.errors, opt, path};
-  detail::read_ctx c{r.errors, path, opt.max_depth, opt.strict};
-  detail::od::document doc;
-  if (error_kind k = s.begin(in, doc, c); k != error_kind::none) {
+  detail::tape_view tape;
+  if (error_kind k = detail::parse_document(in, opt, tape, r.errors); k != error_kind::none) {
     r.kind_ = k;
     return r;
   }
-  bool ok = detail::read_value(c, doc, r.value_);
-  if (ok) {
-    if (error_kind k = s.finish(doc, c); k != error_kind::none) ok = false;
-  }
-  if (!ok) r.kind_ = c.fatal;
-  else if (!r.errors.empty()) r.kind_ = error_kind::shape;
+  detail::read_ctx c{r.errors, tape, opt.strict};
+  detail::read_value(c, 1, r.value_);  // the root value
+  if (!r.errors.empty()) r.kind_ = error_kind::shape;
   return r;
 }
 
@@ -503,7 +553,7 @@ result<T> read(const char* in, const read_options& opt = {}) {
   return read<T>(std::string_view(in), opt);
 }
 
-/// Fully walks and validates any JSON document (RFC 8259) with On-Demand,
+/// Fully validates any JSON document (RFC 8259) with the same parse as read(),
 /// within the depth and size limits. Returns error_kind::none if valid.
 error_kind validate(simdjson::padded_string_view in, const read_options& opt = {});
 error_kind validate(std::string_view in, const read_options& opt = {});

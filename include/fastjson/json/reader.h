@@ -156,14 +156,9 @@ struct tape_view {
   std::size_t count(std::size_t i) const noexcept { return (words[i] >> 32) & 0xFFFFFF; }
   /// The index of the value after the one at i.
   std::size_t after(std::size_t i) const noexcept {
-    switch (type(i)) {
-      case '[':
-      case '{': return end_of(i);
-      case 'l':
-      case 'u':
-      case 'd': return i + 2;
-      default: return i + 1;
-    }
+    const char ty = type(i);
+    if (ty == '[' || ty == '{') return end_of(i);
+    return i + 1 + static_cast<std::size_t>((ty == 'l') | (ty == 'u') | (ty == 'd'));
   }
   std::string_view str(std::size_t i) const noexcept {
     const std::uint8_t* p = strings + (words[i] & 0x00FFFFFFFFFFFFFFull);
@@ -279,27 +274,33 @@ void read_object(read_ctx& c, std::size_t v, T& out) {
   std::bitset<N> present;  // present in the input
   std::size_t hint = 0;
   const std::size_t end = t.end_of(v) - 1;  // the closing '}'
-  for (std::size_t k = v + 1; k < end;) {
-    std::string_view key = t.str(k);
-    const std::size_t fv = k + 1;
-    k = t.after(fv);
-    std::size_t idx = find_field<T>(key, hint);
-    if (idx == N) [[unlikely]] {
-      // Unknown: its value was validated by the parse; nothing to read.
-      if (c.strict_all || reflect::is_strict_v<T>) c.shape("unknown field", key);
-      continue;
+  {
+    path_push pp(c, std::string_view{});  // one step for the object, renamed per field
+    for (std::size_t k = v + 1; k < end;) {
+      std::string_view key = t.str(k);
+      const std::size_t fv = k + 1;
+      k = t.after(fv);
+      std::size_t idx = find_field<T>(key, hint);
+      if (idx == N) [[unlikely]] {
+        // Unknown: its value was validated by the parse; nothing to read.
+        if (c.strict_all || reflect::is_strict_v<T>) {
+          pp.seg.name = key;
+          c.shape("unknown field");
+        }
+        continue;
+      }
+      hint = idx + 1 == N ? 0 : idx + 1;
+      seen.set(idx);
+      present.set(idx);
+      std::size_t errors_before = c.errors.size();
+      pp.seg.name = names[idx];
+      [&]<std::size_t... I>(std::index_sequence<I...>) {
+        ((idx == I ? (read_value(c, fv, out.*(std::get<I>(reflect::fields_v<T>).ptr)), true) : false) || ...);
+      }(std::make_index_sequence<N>{});
+      // A field that failed to parse is not checked against its constraints.
+      if (c.errors.size() != errors_before) [[unlikely]]
+        seen.reset(idx);
     }
-    hint = idx + 1 == N ? 0 : idx + 1;
-    seen.set(idx);
-    present.set(idx);
-    std::size_t errors_before = c.errors.size();
-    path_push pp(c, names[idx]);
-    [&]<std::size_t... I>(std::index_sequence<I...>) {
-      ((idx == I ? (read_value(c, fv, out.*(std::get<I>(reflect::fields_v<T>).ptr)), true) : false) || ...);
-    }(std::make_index_sequence<N>{});
-    // A field that failed to parse is not checked against its constraints.
-    if (c.errors.size() != errors_before) [[unlikely]]
-      seen.reset(idx);
   }
   // Required fields: everything that is not std::optional nor not_required.
   std::apply(
@@ -474,10 +475,11 @@ void read_value(read_ctx& c, std::size_t v, T& out) {
       return type_mismatch(c, v, "array");
     const std::size_t end = t.end_of(v) - 1;
     std::size_t i = 0;
-    for (std::size_t k = v + 1; k < end; k = t.after(k), ++i) {
-      if (i < out.size()) {
-        path_push pp(c, i);
-        read_value(c, k, out[i]);
+    {
+      path_push pp(c, std::size_t{0});
+      for (std::size_t k = v + 1; k < end; k = t.after(k), ++i) {
+        pp.seg.index = i;
+        if (i < out.size()) read_value(c, k, out[i]);
       }
     }
     if (i != out.size()) c.shape("expected an array of " + std::to_string(out.size()) + " elements");
@@ -507,11 +509,8 @@ void read_value(read_ctx& c, std::size_t v, T& out) {
     out.clear();
     if constexpr (requires(std::size_t n) { out.reserve(n); }) out.reserve(t.count(v));
     const std::size_t end = t.end_of(v) - 1;
-    std::size_t i = 0;
-    for (std::size_t k = v + 1; k < end; k = t.after(k)) {
-      path_push pp(c, i++);
-      read_value(c, k, out.emplace_back());
-    }
+    path_push pp(c, std::size_t{0});  // one step for the array, its index updated per element
+    for (std::size_t k = v + 1; k < end; k = t.after(k), ++pp.seg.index) read_value(c, k, out.emplace_back());
   } else {
     static_assert(sizeof(T) == 0, "fastjson::json::read: unsupported type (declare it with FASTJSON_REFLECT?)");
   }

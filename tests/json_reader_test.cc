@@ -234,3 +234,58 @@ TEST_CASE("read: a repeated call reuses the parser and gives independent results
     CHECK(r.value().id == i + 1);
   }
 }
+
+TEST_CASE("read: integers beyond 64 bits are valid JSON, read as doubles", "[json]") {
+  // simdjson's DOM parser rejects them; the reader re-parses them as doubles.
+  auto d = read<double>("89925708033096400896");
+  REQUIRE(d.ok());
+  CHECK(d.value() == 89925708033096400896.0);
+  auto v = read<std::vector<double>>(R"([1, "12345678901234567890123", -100000000000000000000, 18446744073709551615])");
+  INFO(dump(v.errors));
+  CHECK(has_error(v.errors, "/1", "expected number"));  // digits inside a string stay a string
+  CHECK(v.errors.size() == 1);
+  // Escaped quotes and backslashes in keys do not confuse the re-parse.
+  auto ok = read<std::map<std::string, double>>(R"({"\"\\": -100000000000000000000, "k\"": 18446744073709551615})");
+  INFO(dump(ok.errors));
+  REQUIRE(ok.ok());
+  CHECK(ok.value().at("\"\\") == -1e20);
+  CHECK(ok.value().at("k\"") == 18446744073709551615.0);
+  auto i = read<rt::todo>(R"({"id":100000000000000000000,"title":"t"})");
+  CHECK(i.kind() == error_kind::shape);
+  CHECK(has_error(i.errors, "/id", "integer out of range"));
+  auto u = read<std::vector<std::uint64_t>>("[18446744073709551615, 18446744073709551616]");
+  CHECK(has_error(u.errors, "/1", "integer out of range"));
+  CHECK(fastjson::json::validate(std::string_view("[100000000000000000000000000000]")) == error_kind::none);
+  // Still malformed: leading zeros, and numbers beyond double range.
+  CHECK(fastjson::json::validate(std::string_view("[012345678901234567890123]")) == error_kind::syntax);
+  CHECK(fastjson::json::validate(std::string_view("[1e400, 100000000000000000000]")) == error_kind::syntax);
+}
+
+TEST_CASE("read: pointers of nested errors and unknown fields", "[json]") {
+  fastjson::json::read_options opt;
+  opt.strict = true;
+  auto r = read<rt::todo>(R"({"id":1,"title":"t","items":[{"name":"a","price":1},{"name":"b","price":1,"x~/":0},)"
+                          R"({"price":"p"}],"more":1})",
+                          opt);
+  INFO(dump(r.errors));
+  CHECK(has_error(r.errors, "/items/1/x~0~1", "unknown field"));
+  CHECK(has_error(r.errors, "/items/2/price", "expected integer"));
+  CHECK(has_error(r.errors, "/items/2/name", "missing required field"));
+  CHECK(has_error(r.errors, "/more", "unknown field"));
+  CHECK(r.errors.size() == 4);
+  auto m = read<std::map<std::string, std::vector<int>>>(R"({"a":[1,2],"b":[3,"x"]})");
+  CHECK(has_error(m.errors, "/b/1", "expected integer"));
+  // max_depth 0 accepts only a scalar root.
+  fastjson::json::read_options flat;
+  flat.max_depth = 0;
+  CHECK(read<int>("1", flat).ok());
+  CHECK(read<std::vector<int>>("[]", flat).kind() == error_kind::too_deep);
+}
+
+TEST_CASE("read: text without simdjson padding is copied, not read past its end", "[json]") {
+  std::string body = R"({"id":3,"title":"abc"})";
+  simdjson::padded_string_view unpadded(body.data(), body.size(), body.size());
+  auto r = read<rt::todo>(unpadded);
+  REQUIRE(r.ok());
+  CHECK(r.value().title == "abc");
+}

@@ -508,6 +508,10 @@ void register_all() {
 
 int main(int argc, char** argv) {
   register_all();
+  // fastjson's reader parses with libsimdjson's DOM parser, which picks its
+  // CPU kernel at run time (On-Demand and the header code would use the
+  // kernel of the compile flags instead).
+  benchmark::AddCustomContext("simdjson_kernel", simdjson::get_active_implementation()->name());
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();

@@ -77,22 +77,26 @@ void send_continue(session& s, bool& sent, bool queue_empty) {
 }  // namespace
 
 void callbacks::init() {
-  static bool done = false;
-  if (done) return;
-  llhttp_settings_init(&settings);
-  settings.on_message_begin = on_message_begin;
-  settings.on_method = on_method;
-  settings.on_url = on_url;
-  settings.on_version = on_version;
-  settings.on_version_complete = on_version_complete;
-  settings.on_header_field = on_header_field;
-  settings.on_header_value = on_header_value;
-  settings.on_header_value_complete = on_header_value_complete;
-  settings.on_header_field_complete = on_header_field_complete;
-  settings.on_headers_complete = on_headers_complete;
-  settings.on_body = on_body;
-  settings.on_message_complete = on_message_complete;
-  done = true;
+  // Sessions are created on every worker thread; a function-local static is
+  // initialised exactly once, thread-safely (a plain flag here was a data
+  // race TSan caught when two loops accepted their first connection at once).
+  static const bool done = [] {
+    llhttp_settings_init(&settings);
+    settings.on_message_begin = on_message_begin;
+    settings.on_method = on_method;
+    settings.on_url = on_url;
+    settings.on_version = on_version;
+    settings.on_version_complete = on_version_complete;
+    settings.on_header_field = on_header_field;
+    settings.on_header_value = on_header_value;
+    settings.on_header_value_complete = on_header_value_complete;
+    settings.on_header_field_complete = on_header_field_complete;
+    settings.on_headers_complete = on_headers_complete;
+    settings.on_body = on_body;
+    settings.on_message_complete = on_message_complete;
+    return true;
+  }();
+  (void)done;
 }
 
 int callbacks::on_message_begin(llhttp_t* p) {

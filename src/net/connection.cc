@@ -9,23 +9,7 @@
 #include "app_core.h"
 #include "net/worker.h"
 
-#if defined(__SANITIZE_THREAD__)
-// libuv closes sockets with a raw syscall(SYS_close) when it is not itself
-// built with TSan (Debian's is not), so TSan never learns that the fd number
-// is free and reports a race when another thread reuses it. Tell it first.
-extern "C" void __sanitizer_syscall_pre_impl_close(long fd);
-#endif
-
 namespace fastjson::detail {
-
-void note_fd_close(uv_handle_t* h) noexcept {
-#if defined(__SANITIZE_THREAD__)
-  uv_os_fd_t fd;
-  if (uv_fileno(h, &fd) == 0) __sanitizer_syscall_pre_impl_close(fd);
-#else
-  (void)h;
-#endif
-}
 
 connection::connection(loop_impl& l, worker& w) : session(w.app(), l.handle, l.pool), loop_(l), worker_(w) {
   uv_tcp_init(&l.uv, &tcp_);
@@ -221,7 +205,6 @@ void connection::close_now() {
   detach_all();
   if (timer_.list >= 0) loop_.lists[timer_.list].remove(&timer_);
   worker_.unlink(this);
-  note_fd_close(reinterpret_cast<uv_handle_t*>(&tcp_));
   uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), on_close_cb);
 }
 

@@ -10,10 +10,6 @@ namespace fastjson::detail {
 
 class worker;
 
-/// Tells ThreadSanitizer (in TSan builds; a no-op otherwise) that the fd of a
-/// socket handle is about to be closed by uv_close.
-void note_fd_close(uv_handle_t* h) noexcept;
-
 class connection final : public session {
  public:
   connection(loop_impl& l, worker& w);

@@ -86,10 +86,8 @@ void worker::shutdown(std::uint64_t deadline_ms) {
   loop_.post([this, deadline_ms] {
     if (stopping_) return;
     stopping_ = true;
-    if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(&listener_))) {
-      note_fd_close(reinterpret_cast<uv_handle_t*>(&listener_));
+    if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(&listener_)))
       uv_close(reinterpret_cast<uv_handle_t*>(&listener_), nullptr);
-    }
     for (connection* c = conns_; c;) {
       connection* next = c->next_conn;
       c->begin_shutdown();

@@ -110,13 +110,25 @@ TEST_CASE("response: header values with CR/LF are refused", "[http]") {
     } catch (const std::invalid_argument&) {
       report += "managed refused;";
     }
+    try {
+      res.send("x", "text/plain\r\nSet-Cookie: evil=1");
+      report += "accepted;";
+    } catch (const std::invalid_argument&) {
+      report += "type refused;";
+    }
+    try {
+      res.begin(std::string_view("text/plain\0x", 12));
+      report += "accepted;";
+    } catch (const std::invalid_argument&) {
+      report += "begin refused;";
+    }
     res.header("X-Tab", "a\tb");
     res.text(report);
   });
   fastjson::testing::client client(app);
   auto r = client.get("/inject");
   CHECK(r.status == 200);
-  CHECK(r.body == "value refused;set refused;name refused;managed refused;");
+  CHECK(r.body == "value refused;set refused;name refused;managed refused;type refused;begin refused;");
   CHECK_FALSE(r.header("set-cookie"));
   CHECK_FALSE(r.header("x-bad"));
   CHECK(r.header("x-tab") == "a\tb");

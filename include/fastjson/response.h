@@ -48,18 +48,18 @@ class response {
   std::string_view header_block() const noexcept { return headers_.view(); }
 
   /// text/plain; charset=utf-8 body.
-  void text(std::string_view body) { send(body, "text/plain; charset=utf-8"); }
+  void text(std::string_view body) { send_checked(body, "text/plain; charset=utf-8", false); }
   /// Raw bytes with a content type.
-  void send(std::string_view body, std::string_view content_type);
+  void send(std::string_view body, std::string_view content_type) { send_checked(body, content_type, true); }
   /// `value` serialized as JSON (application/json).
   template <class T>
   void json(const T& value) {
-    if (!begin_body("application/json")) return;
+    if (!begin_body("application/json", false)) return;
     fastjson::json::write(body_, value);
     done_ = true;
   }
   /// Pre-serialized JSON text.
-  void raw_json(std::string_view json_text) { send(json_text, "application/json"); }
+  void raw_json(std::string_view json_text) { send_checked(json_text, "application/json", false); }
   /// A body-less response (204 by default; also for 304).
   void no_content(int code = 204);
   /// An RFC 9457 problem document: {type, title, status, detail, instance,
@@ -96,7 +96,10 @@ class response {
   // Framework internals ----------------------------------------------
   void bind_instance(std::string_view path) noexcept { instance_ = path; }
   std::string_view instance() const noexcept { return instance_; }
-  bool begin_body(std::string_view content_type);
+  /// Starts the body: false (and reported) if a response was already set.
+  /// `check` validates the content type (no CR/LF/control bytes; throws
+  /// std::invalid_argument); the framework's own constant types skip it.
+  bool begin_body(std::string_view content_type, bool check = true);
   buffer& body_buffer() noexcept { return body_; }
   /// Marks the response as sent: later attempts are reported and ignored.
   void mark_sent() noexcept { sent_ = true; }
@@ -106,6 +109,7 @@ class response {
 
  private:
   void report_twice() const;
+  void send_checked(std::string_view body, std::string_view content_type, bool check);
 
   int status_ = 200;
   bool done_ = false;

@@ -4,6 +4,9 @@
 # with one worker thread/process:
 #
 #   go-nethttp go-fasthttp go-gin go-chi   Go (Debian golang-* packages, GOPATH mode)
+#   go-sqlite (into build/db/)             Go net/http + database/sql + mattn/go-sqlite3:
+#                                          the TechEmpower database tests, started as
+#                                          `BIN PORT DB` by benchmarks/tfb/load.sh --peer
 #   rust-hyper                             hyper 0.14 + tokio current_thread + serde_json
 #   node-http node-fastify                 one Node process each
 #   pistache beast                         C++ (Debian libpistache-dev, libboost-dev)
@@ -58,6 +61,17 @@ build_go go-nethttp nethttp
 build_go go-fasthttp fasthttp golang-github-valyala-fasthttp-dev
 build_go go-gin gin golang-github-gin-gonic-gin-dev
 build_go go-chi chi golang-github-go-chi-chi-dev
+# The database peer (TechEmpower /db /queries /fortunes /updates) goes to
+# build/db/: load.sh runs only build/*, benchmarks/tfb/load.sh --peer runs it.
+if wanted go-sqlite; then
+  mkdir -p "$out/db"
+  if ! need_apt golang-go golang-github-mattn-go-sqlite3-dev libsqlite3-dev; then
+    skip go-sqlite "Debian golang-github-mattn-go-sqlite3-dev not installable"
+  elif fresh "$out/db/go-sqlite" go/sqlite/main.go; then ok go-sqlite
+  elif (cd go/sqlite && GO111MODULE=off GOPATH=/usr/share/gocode GOPROXY=off CGO_ENABLED=1 \
+          go build -trimpath -o "$out/db/go-sqlite" main.go); then ok go-sqlite
+  else skip go-sqlite "go build failed (see above)"; rm -f "$out/db/go-sqlite"; fi
+fi
 
 # --- Rust: cargo offline against Debian's crate registry (rust-hyper/.cargo/config.toml).
 if wanted rust-hyper; then

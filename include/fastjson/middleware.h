@@ -45,6 +45,11 @@ class middleware {
   virtual bool before(request& req, response& res, void* state) = 0;
   /// Runs after the handler (or after a short-circuit), in reverse order.
   virtual void after(request&, response&, void*) {}
+  /// Called instead of `after` when a request is dropped unfinished: its
+  /// handler was still running at the shutdown deadline and the server is
+  /// going away. Release what `before` acquired (the state's destructor for
+  /// middleware_with_state); there is no response to touch.
+  virtual void abandon(void* /*state*/) noexcept {}
   virtual std::size_t state_size() const noexcept { return 0; }
   virtual std::size_t state_align() const noexcept { return 1; }
   /// Called by the framework at startup (app freeze), with the app's config.
@@ -54,7 +59,8 @@ class middleware {
 using middleware_ptr = std::shared_ptr<middleware>;
 
 /// Base for middleware with typed per-request state `S` (constructed before
-/// `before`, destroyed after `after`; no heap allocation).
+/// `before`, destroyed after `after` -- or by `abandon` if the request is
+/// dropped at shutdown; no heap allocation).
 template <class S>
 class middleware_with_state : public middleware {
  public:
@@ -70,6 +76,7 @@ class middleware_with_state : public middleware {
     after(req, res, *s);
     s->~S();
   }
+  void abandon(void* p) noexcept final { std::launder(static_cast<S*>(p))->~S(); }
   std::size_t state_size() const noexcept final { return sizeof(S); }
   std::size_t state_align() const noexcept final { return alignof(S); }
 };

@@ -609,9 +609,13 @@ slot_pool::~slot_pool() {
   // Every slot, free or not: a handler that never finished (its connection
   // was closed at the shutdown deadline) still holds one. Destroying its
   // task destroys the suspended coroutine frames; the loop's pending timers
-  // were freed (without running) before this.
+  // were freed (without running) before this. Free slots have mw_ran == 0.
   for (request_slot* s : all_) {
     s->running = task<>();
+    // Middleware whose `before` ran for it never got its `after`: let each
+    // release its per-request state (destructors of middleware_with_state).
+    if (s->route && s->mw_state)
+      for (std::size_t i = s->mw_ran; i-- > 0;) s->route->chain[i]->abandon(s->mw_state.get() + s->route->state_off[i]);
     delete s;
   }
 }

@@ -260,13 +260,6 @@ void app_core::run_handler(request_slot& slot, const handler& h) {
     finish(slot);
     return;
   }
-  // The handler will outlive the read buffer that `instance` (the raw path)
-  // points into; give problem documents written later their own copy.
-  if (std::string_view inst = slot.res.instance(); !inst.empty()) {
-    char* copy = slot.scratch.allocate(inst.size());
-    std::memcpy(copy, inst.data(), inst.size());
-    slot.res.bind_instance(std::string_view(copy, inst.size()));
-  }
   try {
     slot.running = h.async()(slot.req, slot.res);
   } catch (...) {

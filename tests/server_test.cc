@@ -383,3 +383,33 @@ TEST_CASE("a half-closed client still gets every pipelined response", "[server][
   REQUIRE(closed);
   ::close(fd);
 }
+
+TEST_CASE("a problem from a suspended handler names its own path after the read buffer was reused", "[server]") {
+  // The loop-wide read buffer serves every connection; a coroutine handler
+  // outlives it, so the request's views (and the problem's `instance`) must
+  // have moved to the request's own copy.
+  fastjson::app app;
+  app.get("/slow/:name", [](fastjson::request& req, fastjson::response&) -> fastjson::task<> {
+    co_await fastjson::sleep(req.loop(), 100ms);
+    throw fastjson::http_error(409, "conflict");
+  });
+  app.get("/fast/:name", [](fastjson::request&, fastjson::response& res) { res.text("ok"); });
+  fastjson::config cfg;
+  cfg.threads = 1;
+  test_net::running_app srv(app, cfg);
+  int slow = connect_to(srv.port());
+  REQUIRE(send_all(slow, "GET /slow/first-request-path HTTP/1.1\r\n\r\n"));
+  std::this_thread::sleep_for(20ms);
+  // Other requests overwrite the shared read buffer meanwhile.
+  for (int i = 0; i < 5; ++i) {
+    int fast = connect_to(srv.port());
+    REQUIRE(send_all(fast, "GET /fast/XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX HTTP/1.1\r\nConnection: close\r\n\r\n"));
+    REQUIRE(read_until_close(fast, 2000ms).find("200 OK") != std::string::npos);
+    ::close(fast);
+  }
+  std::string got = read_until(slow, "}", 3000ms);
+  INFO(got);
+  CHECK(got.find("409") != std::string::npos);
+  CHECK(got.find(R"("instance":"/slow/first-request-path")") != std::string::npos);
+  ::close(slow);
+}

@@ -662,6 +662,11 @@ void request_slot::rebase(const char* old_base, std::size_t len, const char* new
     move(req.params_[i].first);
     move(req.params_[i].second);
   }
+  // The problem+json `instance` (the raw request path) points into the
+  // message too.
+  std::string_view inst = res.instance();
+  move(inst);
+  res.bind_instance(inst);
 }
 
 }  // namespace fastjson::detail

@@ -25,15 +25,27 @@ bool is_token_char(unsigned char c) {
   return false;
 }
 
+// Not allowed in a header value: control bytes other than TAB, and DEL.
+constexpr bool is_control_byte(unsigned char c) noexcept { return (c < 0x20 && c != '\t') || c == 0x7f; }
+
+// No early exit, so the loop vectorizes; runs for every content type and
+// header value a handler sets.
+bool has_control_byte(std::string_view v) noexcept {
+  unsigned bad = 0;
+  for (unsigned char c : v) bad |= static_cast<unsigned>(is_control_byte(c));
+  return bad != 0;
+}
+
 void validate_header(std::string_view name, std::string_view value) {
   if (name.empty()) throw std::invalid_argument("response header name is empty");
   for (unsigned char c : name)
     if (!is_token_char(c))
       throw std::invalid_argument(fmt::format("response header name '{}' is not an HTTP token", name));
-  for (unsigned char c : value)
-    if ((c < 0x20 && c != '\t') || c == 0x7f)
-      throw std::invalid_argument(
-          fmt::format("response header '{}' has a control byte (0x{:02x}) in its value", name, c));
+  if (has_control_byte(value))
+    for (unsigned char c : value)
+      if (is_control_byte(c))
+        throw std::invalid_argument(
+            fmt::format("response header '{}' has a control byte (0x{:02x}) in its value", name, c));
   if (iequals(name, "content-length") || iequals(name, "date") || iequals(name, "connection") ||
       iequals(name, "transfer-encoding"))
     throw std::invalid_argument(fmt::format("response header '{}' is managed by the server", name));
@@ -99,12 +111,8 @@ bool response::begin_body(std::string_view content_type, bool check) {
   body_.clear();
   if (!content_type.empty()) {
     // The name is ours; only the value needs checking (no CR/LF/controls).
-    // No early exit, so the loop vectorizes.
-    if (check) {
-      unsigned bad = 0;
-      for (unsigned char c : content_type) bad |= static_cast<unsigned>((c < 0x20 && c != '\t') | (c == 0x7f));
-      if (bad) throw std::invalid_argument("the content type has a control byte");
-    }
+    if (check && has_control_byte(content_type))
+      throw std::invalid_argument("the content type has a control byte");
     headers_.append("Content-Type: ", 14);
     headers_.append(content_type);
     headers_.append("\r\n", 2);

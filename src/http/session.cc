@@ -59,10 +59,8 @@ struct callbacks {
   static int on_headers_complete(llhttp_t* p);
   static int on_body(llhttp_t* p, const char* at, std::size_t n);
   static int on_message_complete(llhttp_t* p);
-  static llhttp_settings_t settings;
-  static void init();
+  static const llhttp_settings_t& settings();
 };
-llhttp_settings_t callbacks::settings;
 
 namespace {
 
@@ -76,27 +74,28 @@ void send_continue(session& s, bool& sent, bool queue_empty) {
 
 }  // namespace
 
-void callbacks::init() {
+const llhttp_settings_t& callbacks::settings() {
   // Sessions are created on every worker thread; a function-local static is
   // initialised exactly once, thread-safely (a plain flag here was a data
   // race TSan caught when two loops accepted their first connection at once).
-  static const bool done = [] {
-    llhttp_settings_init(&settings);
-    settings.on_message_begin = on_message_begin;
-    settings.on_method = on_method;
-    settings.on_url = on_url;
-    settings.on_version = on_version;
-    settings.on_version_complete = on_version_complete;
-    settings.on_header_field = on_header_field;
-    settings.on_header_value = on_header_value;
-    settings.on_header_value_complete = on_header_value_complete;
-    settings.on_header_field_complete = on_header_field_complete;
-    settings.on_headers_complete = on_headers_complete;
-    settings.on_body = on_body;
-    settings.on_message_complete = on_message_complete;
-    return true;
+  static const llhttp_settings_t table = [] {
+    llhttp_settings_t t;
+    llhttp_settings_init(&t);
+    t.on_message_begin = on_message_begin;
+    t.on_method = on_method;
+    t.on_url = on_url;
+    t.on_version = on_version;
+    t.on_version_complete = on_version_complete;
+    t.on_header_field = on_header_field;
+    t.on_header_value = on_header_value;
+    t.on_header_value_complete = on_header_value_complete;
+    t.on_header_field_complete = on_header_field_complete;
+    t.on_headers_complete = on_headers_complete;
+    t.on_body = on_body;
+    t.on_message_complete = on_message_complete;
+    return t;
   }();
-  (void)done;
+  return table;
 }
 
 int callbacks::on_message_begin(llhttp_t* p) {
@@ -273,8 +272,7 @@ int callbacks::on_message_complete(llhttp_t* p) {
 
 session::session(app_core& app, fastjson::loop& loop, slot_pool& pool)
     : app_(app), loop_(loop), pool_(pool), ps_(std::make_unique<parser_state>()) {
-  callbacks::init();
-  llhttp_init(&ps_->parser, HTTP_REQUEST, &callbacks::settings);
+  llhttp_init(&ps_->parser, HTTP_REQUEST, &callbacks::settings());
   ps_->parser.data = this;
 }
 

@@ -49,9 +49,7 @@ start() {
 start cache "$cache_bin"; cache_port=$port
 start hello "$hello_bin"; hello_port=$port
 
-# Preload over one keep-alive connection, 32 pipelined PUTs per batch
-# (more than --max-pipeline (64) requests in one write stall the connection
-# in the current server; see docs/CACHE.md).
+# Preload over one keep-alive connection, 32 pipelined PUTs per batch.
 python3 - "$cache_port" "$keys" "$value_bytes" <<'PY'
 import socket, sys
 port, n, size = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])

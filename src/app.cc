@@ -111,34 +111,9 @@ void app_core::dispatch(request_slot& slot) {
   bool bad_path = raw_path.empty() || raw_path[0] != '/';
   if (!bad_path && raw_path.find('%') != std::string_view::npos) {
     char* out = slot.scratch.allocate(raw_path.size());
-    std::size_t o = 0;
-    for (std::size_t i = 0; i < raw_path.size(); ++i) {
-      char c = raw_path[i];
-      if (c != '%') {
-        out[o++] = c;
-        continue;
-      }
-      char dec;
-      if (i + 2 >= raw_path.size() || percent_decode(raw_path.substr(i, 3), &dec, false) != 1) {
-        bad_path = true;
-        break;
-      }
-      // Keep %2F so segments stay intact, and %25 so that params, decoded
-      // once more below, are not decoded twice ("%2541" is "%41", not "A");
-      // refuse NUL.
-      if (dec == '/' || dec == '%' || dec == '\0') {
-        if (dec == '\0') {
-          bad_path = true;
-          break;
-        }
-        std::memcpy(out + o, raw_path.data() + i, 3);
-        o += 3;
-      } else {
-        out[o++] = dec;
-      }
-      i += 2;
-    }
-    path = std::string_view(out, o);
+    long n = decode_path(raw_path, out);
+    if (n < 0) bad_path = true;
+    else path = std::string_view(out, static_cast<std::size_t>(n));
   }
   slot.set_path(path, query);
   res.bind_instance(raw_path);

@@ -259,3 +259,83 @@ TEST_CASE("response_cache: non-GET methods pass through", "[cache][middleware]")
   REQUIRE(c.post("/p", "{}").body == "1");
   REQUIRE(c.post("/p", "{}").body == "2");
 }
+
+TEST_CASE("response_cache: a successful unsafe method invalidates its target", "[cache][middleware]") {
+  fixture f;
+  f.app.put("/n", [&](fastjson::request& req, fastjson::response& res) {
+    if (req.header("x-fail")) res.problem(409, "conflict");
+    else res.no_content();
+  });
+  f.app.del("/n", [&](fastjson::request&, fastjson::response& res) { res.no_content(); });
+  f.app.options("/n", [&](fastjson::request&, fastjson::response& res) { res.no_content(); });
+  f.app.post("/other", [&](fastjson::request& req, fastjson::response& res) {
+    res.header("Location", std::string(req.query("loc").value_or("")));
+    res.status(201);
+    res.text("created");
+  });
+  fastjson::testing::client c(f.app);
+
+  REQUIRE(c.get("/n").body == "call 1 q=");
+  REQUIRE(c.get("/n?a=1").body == "call 2 q=a=1");
+  REQUIRE(c.get("/n").body == "call 1 q=");  // a hit
+
+  SECTION("PUT (2xx) drops the stored GET; the next GET runs the handler") {
+    REQUIRE(c.put("/n", "{}").status == 204);
+    REQUIRE(c.get("/n").body == "call 3 q=");
+    REQUIRE(c.get("/n").body == "call 3 q=");
+    // Only the target: another query string is another URI.
+    REQUIRE(c.get("/n?a=1").body == "call 2 q=a=1");
+  }
+  SECTION("DELETE with a query string drops exactly that URI") {
+    REQUIRE(c.del("/n?a=1").status == 204);
+    REQUIRE(c.get("/n?a=1").body == "call 3 q=a=1");
+    REQUIRE(c.get("/n").body == "call 1 q=");
+  }
+  SECTION("an error answer invalidates nothing") {
+    REQUIRE(c.put("/n", "{}", {{"Content-Type", "application/json"}, {"X-Fail", "1"}}).status == 409);
+    REQUIRE(c.get("/n").body == "call 1 q=");
+    REQUIRE(c.get("/n?a=1").body == "call 2 q=a=1");
+  }
+  SECTION("a safe method (OPTIONS) invalidates nothing") {
+    REQUIRE(c.options("/n").status == 204);
+    REQUIRE(c.get("/n").body == "call 1 q=");
+  }
+  SECTION("Location naming this origin is invalidated too") {
+    std::string loc;
+    SECTION("absolute path") { loc = "/n"; }
+    SECTION("percent-encoded absolute path") { loc = "/%256e"; }  // "/%6e" once the query is decoded
+    SECTION("http URI with the request's Host") { loc = "http://test/n"; }
+    SECTION("relative path") { loc = "n"; }
+    REQUIRE(c.post("/other?loc=" + loc, "{}", {{"Content-Type", "application/json"}}).status == 201);
+    REQUIRE(c.get("/n").body == "call 3 q=");
+  }
+  SECTION("Location naming another origin, or with dot segments, is left alone") {
+    std::string loc;
+    SECTION("another host") { loc = "http://elsewhere/n"; }
+    SECTION("network-path reference") { loc = "//elsewhere/n"; }
+    SECTION("dot segments") { loc = "/x/../n"; }
+    SECTION("another scheme") { loc = "mailto:n"; }
+    REQUIRE(c.post("/other?loc=" + loc, "{}", {{"Content-Type", "application/json"}}).status == 201);
+    REQUIRE(c.get("/n").body == "call 1 q=");
+  }
+}
+
+TEST_CASE("response_cache: invalidation drops every Vary variant", "[cache][middleware]") {
+  fixture f;
+  f.app.put("/vary", [&](fastjson::request&, fastjson::response& res) { res.no_content(); });
+  fastjson::testing::client c(f.app);
+  auto gz = c.get("/vary", {{"Accept-Encoding", "gzip"}});
+  auto br = c.get("/vary", {{"Accept-Encoding", "br"}});
+  REQUIRE(f.calls == 2);
+  REQUIRE(c.get("/vary", {{"Accept-Encoding", "br"}}).body == br.body);
+  REQUIRE(f.calls == 2);
+
+  REQUIRE(c.put("/vary", "{}").status == 204);
+  // The first GET after the PUT stores a new marker; the other variant,
+  // stored before the PUT, must not come back with it.
+  REQUIRE(c.get("/vary", {{"Accept-Encoding", "gzip"}}).body == "enc=gzip #3");
+  REQUIRE(c.get("/vary", {{"Accept-Encoding", "br"}}).body == "enc=br #4");
+  REQUIRE(c.get("/vary", {{"Accept-Encoding", "br"}}).body == "enc=br #4");
+  REQUIRE(c.get("/vary", {{"Accept-Encoding", "gzip"}}).body == "enc=gzip #3");
+  REQUIRE(f.calls == 4);
+}

@@ -47,6 +47,11 @@ bool iequals(std::string_view a, std::string_view b) noexcept;
 /// bytes); `plus_is_space` for query strings. Returns the decoded length, or
 /// -1 when `in` holds an invalid escape (a '%' not followed by two hex digits).
 long percent_decode(std::string_view in, char* out, bool plus_is_space) noexcept;
+/// Decodes a request path the way the router sees it (`request::path()`):
+/// every %XX except %2F and %25, which stay as written so that segments and
+/// parameters keep their boundaries. `out` needs room for raw.size() bytes.
+/// Returns the decoded length, or -1 for an invalid escape or an encoded NUL.
+long decode_path(std::string_view raw, char* out) noexcept;
 
 namespace detail {
 struct request_slot;

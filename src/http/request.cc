@@ -2,6 +2,8 @@
 
 #include "fastjson/request.h"
 
+#include <cstring>
+
 #include <fmt/format.h>
 
 #include "http/session.h"
@@ -72,6 +74,31 @@ long percent_decode(std::string_view in, char* out, bool plus_is_space) noexcept
     } else {
       out[o++] = c;
     }
+  }
+  return static_cast<long>(o);
+}
+
+long decode_path(std::string_view raw, char* out) noexcept {
+  std::size_t o = 0;
+  for (std::size_t i = 0; i < raw.size(); ++i) {
+    char c = raw[i];
+    if (c != '%') {
+      out[o++] = c;
+      continue;
+    }
+    char dec;
+    if (percent_decode(raw.substr(i, 3), &dec, false) != 1) return -1;
+    // Keep %2F so segments stay intact, and %25 so that params, decoded once
+    // more by the router, are not decoded twice ("%2541" is "%41", not "A");
+    // refuse NUL.
+    if (dec == '\0') return -1;
+    if (dec == '/' || dec == '%') {
+      std::memcpy(out + o, raw.data() + i, 3);
+      o += 3;
+    } else {
+      out[o++] = dec;
+    }
+    i += 2;
   }
   return static_cast<long>(o);
 }

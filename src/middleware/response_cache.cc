@@ -7,17 +7,27 @@
 //   "SSS" + content type + "\n" + header lines ("Name: value\r\n"...)
 //
 // SSS is the three-digit status. A route whose response had `Vary` gets a
-// marker entry under the base key instead: "\x01" + the varied header names
-// (lower case, comma separated). The response itself is stored under
-// base + "\0" + each varied request header's value + "\0". A status always
-// starts with a digit, so a marker can't be mistaken for a response.
+// marker entry under the base key instead: content type "\x01", value the
+// varied header names (lower case, comma separated) + "\n" + a generation
+// number. The responses are stored under base + "\0" + generation + "\0" +
+// each varied request header's value + "\0". A status always starts with a
+// digit, so a marker can't be mistaken for a response.
+//
+// Invalidation (RFC 9111 4.4): a 2xx/3xx answer to an unsafe method erases
+// the base key of its target and of its Location / Content-Location. Erasing
+// a marker orphans every variant at once: the next marker gets a new
+// generation (process-wide, so middleware objects sharing one store never
+// reuse one), and the old variants are never looked up again; they leave by
+// TTL or eviction.
 
 #include "fastjson/mw/response_cache.h"
 
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <atomic>
 #include <charconv>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -28,6 +38,15 @@ namespace fastjson::mw {
 namespace {
 
 constexpr char vary_marker = '\x01';
+
+// Generations of Vary markers (see the file comment).
+std::atomic<std::uint64_t> vary_generation{0};
+
+// RFC 9110 9.2.1: GET, HEAD, OPTIONS and TRACE are safe; every other method,
+// unknown ones included, is not.
+bool is_unsafe(method m) noexcept {
+  return m != method::get && m != method::head && m != method::options && m != method::trace;
+}
 
 std::string_view trim(std::string_view s) noexcept {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -113,6 +132,7 @@ bool replay_skips(std::string_view name, bool keep_cookies) {
 struct rc_state {
   std::size_t header_offset = 0;  // header bytes set before this middleware ran
   bool store = false;
+  bool invalidate = false;  // an unsafe method: a success erases its targets
 };
 
 class response_cache_mw final : public middleware_with_state<rc_state> {
@@ -135,7 +155,10 @@ class response_cache_mw final : public middleware_with_state<rc_state> {
   bool before(request& req, response& res, rc_state& st) override {
     st.header_offset = res.header_block().size();
     const method m = req.method();
-    if (m != method::get && m != method::head) return true;
+    if (m != method::get && m != method::head) {
+      st.invalidate = is_unsafe(m);
+      return true;
+    }
     if (!opts_.cache_authorized && req.header("authorization")) return true;
     cache_control cc = parse_cache_control(req.header("cache-control"));
     if (cc.no_store) return true;  // neither served from nor stored in the cache
@@ -163,6 +186,7 @@ class response_cache_mw final : public middleware_with_state<rc_state> {
   }
 
   void after(request& req, response& res, rc_state& st) override {
+    if (st.invalidate) return invalidate(req, res);
     if (!st.store || !res.done() || res.error()) return;
     const int status = res.status();
     if (std::find(opts_.statuses.begin(), opts_.statuses.end(), status) == opts_.statuses.end()) return;
@@ -216,13 +240,19 @@ class response_cache_mw final : public middleware_with_state<rc_state> {
     std::string key;
     base_key(req, key);
     if (!vary_names.empty()) {
+      // Keep the generation of a marker for the same names (its variants
+      // stay reachable), extending its life to cover this response.
       cache::entry_ptr marker = store_->peek(key, now);
-      if (!marker || !is_marker(*marker) || marker->value() != vary_names ||
-          marker->expires() < now + fresh) {
-        std::string ct(1, vary_marker);
-        store_->put(key, vary_names, {.content_type = ct, .ttl = fresh}, now);
+      std::string value;
+      if (marker && is_marker(*marker) && marker_names(marker->value()) == vary_names) {
+        value = marker->value();
+        if (marker->expires() < now + fresh)
+          store_->put(key, value, {.content_type = std::string_view(&vary_marker, 1), .ttl = fresh}, now);
+      } else {
+        value = fmt::format("{}\n{}", vary_names, vary_generation.fetch_add(1, std::memory_order_relaxed) + 1);
+        store_->put(key, value, {.content_type = std::string_view(&vary_marker, 1), .ttl = fresh}, now);
       }
-      variant_key(req, vary_names, key);
+      variant_key(req, value, key);
     }
     store_->put(key, body, {.content_type = meta, .etag = etag, .ttl = fresh}, now);
     if (opts_.sweep_budget) store_->sweep(now, opts_.sweep_budget);
@@ -247,12 +277,75 @@ class response_cache_mw final : public middleware_with_state<rc_state> {
     }
   }
 
-  static void variant_key(const request& req, std::string_view names, std::string& key) {
+  // The names part of a marker's value ("names\ngeneration").
+  static std::string_view marker_names(std::string_view marker) noexcept {
+    return marker.substr(0, marker.rfind('\n'));
+  }
+
+  static void variant_key(const request& req, std::string_view marker, std::string& key) {
+    const std::size_t nl = marker.rfind('\n');
     key += '\0';
-    for_each_item(names, [&](std::string_view n) {
+    key += marker.substr(nl + 1);  // the generation
+    key += '\0';
+    for_each_item(marker.substr(0, nl), [&](std::string_view n) {
       key += req.header(n).value_or("");
       key += '\0';
     });
+  }
+
+  // RFC 9111 4.4: after a non-error answer to an unsafe method, the target
+  // URI and the same-origin URIs in Location and Content-Location are stale.
+  void invalidate(const request& req, const response& res) {
+    if (!res.done() || res.status() < 200 || res.status() >= 400) return;
+    std::string key;
+    base_key(req, key);
+    store_->erase(key);
+    for (std::string_view name : {"location", "content-location"})
+      if (auto ref = res.header(name); ref && reference_key(req, *ref, key)) store_->erase(key);
+  }
+
+  // The cache key of a URI reference from Location or Content-Location: an
+  // absolute path, an http(s) URI naming the request's Host, or a relative
+  // path without dot segments (resolved against the request path). False
+  // for anything else (another origin, dot segments, bad percent-encoding).
+  static bool reference_key(const request& req, std::string_view ref, std::string& key) {
+    ref = ref.substr(0, ref.find('#'));
+    for (std::string_view scheme : {"http://", "https://"}) {
+      if (!starts_with_ci(ref, scheme)) continue;
+      ref.remove_prefix(scheme.size());
+      std::size_t slash = std::min(ref.find('/'), ref.find('?'));
+      auto host = req.header("host");
+      if (!host || !iequals(ref.substr(0, slash), *host)) return false;
+      ref = slash == std::string_view::npos ? std::string_view("/") : ref.substr(slash);
+      if (ref.front() == '?') return false;  // "http://host?q": keep it simple
+      break;
+    }
+    if (ref.empty() || ref.starts_with("//")) return false;
+    const std::size_t q = ref.find('?');
+    std::string_view path = ref.substr(0, q);
+    std::string_view query = q == std::string_view::npos ? std::string_view() : ref.substr(q + 1);
+    std::string resolved;
+    if (path.front() != '/') {
+      // A relative reference containing ':' in its first segment is a URI
+      // with another scheme.
+      if (path.substr(0, path.find('/')).find(':') != std::string_view::npos) return false;
+      std::string_view base = req.path();
+      resolved.assign(base.substr(0, base.rfind('/') + 1));
+      resolved += path;
+      path = resolved;
+    }
+    for (std::string_view seg : {"/./", "/../"})
+      if (path.find(seg) != std::string_view::npos) return false;
+    if (path.ends_with("/.") || path.ends_with("/..")) return false;
+    key.resize(path.size());
+    long n = decode_path(path, key.data());
+    if (n < 0) return false;
+    key.resize(static_cast<std::size_t>(n));
+    if (!query.empty()) {
+      key += '?';
+      key += query;
+    }
+    return true;
   }
 
   void serve(const request& req, response& res, const cache::entry& e, std::chrono::seconds age) {

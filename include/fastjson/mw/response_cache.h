@@ -29,6 +29,16 @@
 ///   store); `no-cache` (or `Pragma: no-cache`, or `max-age=0`) skips the
 ///   lookup, runs the handler and stores the fresh response; `max-age=N`
 ///   accepts only entries at most N seconds old.
+/// - **Invalidation** (RFC 9111 4.4): a 2xx or 3xx answer to an unsafe method
+///   (anything but GET, HEAD, OPTIONS, TRACE) drops the stored response of its
+///   target (path and query) and of the URIs in its `Location` and
+///   `Content-Location` when they name this origin (an absolute path, an
+///   http(s) URI with the request's `Host`, or a relative path without dot
+///   segments), with every `Vary` variant. So `PUT /todos/7` makes the next
+///   `GET /todos/7` run the handler. Register the middleware where the unsafe
+///   routes pass through it too (the app or the group, not only the GET
+///   route); other paths (`/todos` after `POST /todos/7/done`) are not
+///   touched: erase them from a shared `store`, or give them a short TTL.
 ///
 /// Storage is one `cache::sharded_cache` per middleware object, shared by all
 /// worker threads (one copy per response, a `put` is seen by every loop). A

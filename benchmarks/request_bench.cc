@@ -124,7 +124,8 @@ class memory_session final : public fastjson::detail::session {
   fastjson::detail::loop_impl& loop_;
 };
 
-constexpr std::string_view request_bytes =
+// An API client's request (four short headers).
+constexpr std::string_view api_request =
     "GET /json HTTP/1.1\r\n"
     "Host: bench.local\r\n"
     "User-Agent: request_bench\r\n"
@@ -132,7 +133,28 @@ constexpr std::string_view request_bytes =
     "Origin: https://good.example\r\n"
     "\r\n";
 
-void bm_inprocess_json(benchmark::State& state) {
+// A browser's request: a dozen headers, ~700 bytes, most of them in long
+// values (what llhttp's header-value scanning spends its time on).
+constexpr std::string_view browser_request =
+    "GET /json HTTP/1.1\r\n"
+    "Host: bench.local\r\n"
+    "User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/156.0.0.0 Safari/537.36\r\n"
+    "Accept: text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,"
+    "image/apng,*/*;q=0.8,application/signed-exchange;v=b3;q=0.7\r\n"
+    "Accept-Encoding: gzip, deflate, br, zstd\r\n"
+    "Accept-Language: en-GB,en-US;q=0.9,en;q=0.8,de;q=0.7\r\n"
+    "Cache-Control: max-age=0\r\n"
+    "Connection: keep-alive\r\n"
+    "Cookie: session=3f9a1c2b7d4e5f60718293a4b5c6d7e8; theme=dark; _ga=GA1.1.1234567890.1700000000\r\n"
+    "Origin: https://good.example\r\n"
+    "Referer: https://good.example/dashboard/overview?tab=activity\r\n"
+    "Sec-Fetch-Dest: empty\r\n"
+    "Sec-Fetch-Mode: cors\r\n"
+    "Sec-Fetch-Site: same-site\r\n"
+    "\r\n";
+
+void bm_inprocess_json(benchmark::State& state, std::string_view request_bytes) {
   fastjson::app app;
   app.use(fastjson::mw::request_id());
   app.use(std::make_shared<timing_mw>());
@@ -187,6 +209,7 @@ void bm_inprocess_json(benchmark::State& state) {
 
 }  // namespace
 
-BENCHMARK(bm_inprocess_json)->Name("BM_inprocess_json");
+BENCHMARK_CAPTURE(bm_inprocess_json, api, api_request)->Name("BM_inprocess_json");
+BENCHMARK_CAPTURE(bm_inprocess_json, browser, browser_request)->Name("BM_inprocess_json/browser");
 
 BENCHMARK_MAIN();

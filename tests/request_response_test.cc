@@ -293,3 +293,28 @@ TEST_CASE("request: target, path, query string and method accessors", "[http]") 
   auto r = client.patch("/a/b%20c?x=1&y", "{}");
   CHECK(r.body == "PATCH /a/b%20c?x=1&y /a/b c x=1&y 1");
 }
+
+TEST_CASE("decode_path decodes like the router: %2F and %25 kept, bad escapes and NUL refused", "[http]") {
+  auto dec = [](std::string_view raw) -> std::optional<std::string> {
+    std::string out(raw.size(), '\0');
+    long n = fastjson::decode_path(raw, out.data());
+    if (n < 0) return std::nullopt;
+    out.resize(static_cast<std::size_t>(n));
+    return out;
+  };
+  CHECK(dec("/todos/7") == "/todos/7");
+  CHECK(dec("/caf%C3%A9/%7e") == "/caf\xC3\xA9/~");
+  CHECK(dec("/a%2Fb/%2fc") == "/a%2Fb/%2fc");  // an encoded '/' stays encoded: segments keep their bounds
+  CHECK(dec("/100%25") == "/100%25");          // and '%' too, so params are not decoded twice
+  CHECK(dec("/a+b") == "/a+b");                // '+' is a plus in a path
+  CHECK(!dec("/a%2"));
+  CHECK(!dec("/a%zz"));
+  CHECK(!dec("/a%00b"));
+  // The router sees the same thing: an encoded slash does not split a segment.
+  fastjson::app app;
+  app.get("/files/:name", [](fastjson::request& req, fastjson::response& res) { res.text(std::string(req.param("name"))); });
+  fastjson::testing::client c(app);
+  CHECK(c.get("/files/a%2Fb").body == "a/b");
+  CHECK(c.get("/files/%7e").body == "~");
+  CHECK(c.get("/files/a%00").status == 400);
+}

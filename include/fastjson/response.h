@@ -110,6 +110,7 @@ class response {
  private:
   void report_twice() const;
   void send_checked(std::string_view body, std::string_view content_type, bool check);
+  void append_header(std::string_view name, std::string_view value);  // already validated
 
   int status_ = 200;
   bool done_ = false;

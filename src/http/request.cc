@@ -105,7 +105,8 @@ long decode_path(std::string_view raw, char* out) noexcept {
 
 std::optional<std::string_view> request::header(std::string_view name) const noexcept {
   for (std::size_t i = 0; i < header_count_; ++i)
-    if (iequals(headers_[i].name, name)) return headers_[i].value;
+    // Length first, inline: most fields differ in length from the one asked for.
+    if (headers_[i].name.size() == name.size() && iequals(headers_[i].name, name)) return headers_[i].value;
   return std::nullopt;
 }
 

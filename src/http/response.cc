@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include <array>
 #include <cstdio>
 #include <stdexcept>
 
@@ -14,16 +15,14 @@ namespace fastjson {
 
 namespace {
 
-bool is_token_char(unsigned char c) {
-  if (c >= '0' && c <= '9') return true;
-  if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') return true;
-  switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
-    case '-': case '.': case '^': case '_': case '`': case '|': case '~':
-      return true;
-  }
-  return false;
-}
+// RFC 9110 5.6.2 tchar, as a table so a name is checked without branches.
+constexpr auto token_chars = [] {
+  std::array<bool, 256> t{};
+  for (int c = '0'; c <= '9'; ++c) t[c] = true;
+  for (int c = 'a'; c <= 'z'; ++c) t[c] = t[c - 32] = true;
+  for (unsigned char c : std::string_view("!#$%&'*+-.^_`|~")) t[c] = true;
+  return t;
+}();
 
 // Not allowed in a header value: control bytes other than TAB, and DEL.
 constexpr bool is_control_byte(unsigned char c) noexcept { return (c < 0x20 && c != '\t') || c == 0x7f; }
@@ -38,16 +37,18 @@ bool has_control_byte(std::string_view v) noexcept {
 
 void validate_header(std::string_view name, std::string_view value) {
   if (name.empty()) throw std::invalid_argument("response header name is empty");
-  for (unsigned char c : name)
-    if (!is_token_char(c))
-      throw std::invalid_argument(fmt::format("response header name '{}' is not an HTTP token", name));
+  bool token = true;
+  for (unsigned char c : name) token &= token_chars[c];
+  if (!token) throw std::invalid_argument(fmt::format("response header name '{}' is not an HTTP token", name));
   if (has_control_byte(value))
     for (unsigned char c : value)
       if (is_control_byte(c))
         throw std::invalid_argument(
             fmt::format("response header '{}' has a control byte (0x{:02x}) in its value", name, c));
-  if (iequals(name, "content-length") || iequals(name, "date") || iequals(name, "connection") ||
-      iequals(name, "transfer-encoding"))
+  // Names the server writes itself (by length first: most names match none).
+  const std::size_t n = name.size();
+  if ((n == 14 && iequals(name, "content-length")) || (n == 4 && iequals(name, "date")) ||
+      (n == 10 && iequals(name, "connection")) || (n == 17 && iequals(name, "transfer-encoding")))
     throw std::invalid_argument(fmt::format("response header '{}' is managed by the server", name));
 }
 
@@ -55,17 +56,22 @@ void validate_header(std::string_view name, std::string_view value) {
 
 response& response::header(std::string_view name, std::string_view value) {
   validate_header(name, value);
+  append_header(name, value);
+  return *this;
+}
+
+void response::append_header(std::string_view name, std::string_view value) {
   headers_.append(name);
   headers_.append(": ", 2);
   headers_.append(value);
   headers_.append("\r\n", 2);
-  return *this;
 }
 
 response& response::set_header(std::string_view name, std::string_view value) {
   validate_header(name, value);
   remove_header(name);
-  return header(name, value);
+  append_header(name, value);
+  return *this;
 }
 
 void response::remove_header(std::string_view name) noexcept {

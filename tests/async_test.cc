@@ -87,3 +87,124 @@ TEST_CASE("sync handlers and coroutine handlers interleave on one connection", "
   REQUIRE(rs.size() == 20);
   for (int i = 0; i < 20; ++i) REQUIRE(rs[static_cast<std::size_t>(i)].body == (i % 2 ? "a" : "s"));
 }
+
+TEST_CASE("cache: get_or_load_async runs one load for concurrent coroutine misses", "[cache][async]") {
+  fastjson::cache::sharded_cache cache({.max_bytes = 1 << 20});
+  int loads = 0;
+  fastjson::app app;
+  app.get("/k/:key", [&](fastjson::request& req, fastjson::response& res) -> fastjson::task<> {
+    fastjson::loop& l = req.loop();
+    std::string key(req.param("key"));
+    // The loader is a named local, not a temporary inside the co_await
+    // expression: GCC 12 miscompiles a capturing lambda temporary there (its
+    // captured std::string is freed twice; see sharded_cache.h).
+    auto loader = [&loads, &l, key]() -> fastjson::task<fastjson::cache::loaded_value> {
+      ++loads;
+      co_await fastjson::sleep(l, 30ms);  // the loop serves the other requests meanwhile
+      if (key == "bad") throw std::runtime_error("backend down");
+      co_return fastjson::cache::loaded_value{.value = "v:" + key, .cacheable = key != "nocache"};
+    };
+    auto e = co_await cache.get_or_load_async(key, loader);
+    res.send(e->value(), "text/plain");
+  });
+  fastjson::testing::client c(app);
+  auto pipeline = [](std::string_view path, int n) {
+    std::string out;
+    for (int i = 0; i < n; ++i) out += "GET " + std::string(path) + " HTTP/1.1\r\nHost: t\r\n\r\n";
+    return out;
+  };
+
+  // Five pipelined requests: their handlers all run while the first load
+  // sleeps; one load answers all five.
+  auto rs = c.raw(pipeline("/k/a", 5), 5);
+  REQUIRE(rs.size() == 5);
+  for (auto& r : rs) {
+    CHECK(r.status == 200);
+    CHECK(r.body == "v:a");
+  }
+  CHECK(loads == 1);
+  CHECK(c.get("/k/a").body == "v:a");  // stored: a hit, no load
+  CHECK(loads == 1);
+
+  // A loader exception reaches every waiter (each handler answers 500) and
+  // nothing is stored: the next miss loads again.
+  auto bad = c.raw(pipeline("/k/bad", 3), 3);
+  REQUIRE(bad.size() == 3);
+  for (auto& r : bad) CHECK(r.status == 500);
+  CHECK(loads == 2);
+  CHECK(c.get("/k/bad").status == 500);
+  CHECK(loads == 3);
+
+  // Not cacheable: the waiters share the value, the next miss loads again.
+  auto nc = c.raw(pipeline("/k/nocache", 2), 2);
+  REQUIRE(nc.size() == 2);
+  CHECK(nc[1].body == "v:nocache");
+  CHECK(loads == 4);
+  CHECK(c.get("/k/nocache").body == "v:nocache");
+  CHECK(loads == 5);
+}
+
+namespace {
+// An awaitable that never resumes its coroutine: a load that never ends.
+struct forever {
+  bool await_ready() const noexcept { return false; }
+  void await_suspend(std::coroutine_handle<>) const noexcept {}
+  fastjson::cache::loaded_value await_resume() const { return {}; }
+};
+}  // namespace
+
+TEST_CASE("cache: a loading coroutine destroyed mid-load leaves no waiter stuck", "[cache][async]") {
+  fastjson::cache::sharded_cache cache({.max_bytes = 1 << 20});
+  auto leader = cache.get_or_load_async("k", []() -> fastjson::task<fastjson::cache::loaded_value> {
+    co_return co_await forever{};
+  });
+  leader.start_detached(+[](void*) {}, nullptr);  // now suspended inside the loader
+  REQUIRE(!leader.done());
+  // A second coroutine (off any loop) joins the same load and suspends.
+  int waiter_loads = 0;
+  auto waiter = cache.get_or_load_async("k", [&]() -> fastjson::task<fastjson::cache::loaded_value> {
+    ++waiter_loads;
+    co_return fastjson::cache::loaded_value{.value = "never"};
+  });
+  waiter.start_detached(+[](void*) {}, nullptr);
+  REQUIRE(!waiter.done());
+
+  leader = {};  // the request is dropped: its frame (and the load) is destroyed
+  REQUIRE(waiter.done());  // woken (inline: it awaited off any loop) with the error
+  CHECK_THROWS_AS(waiter.result(), std::runtime_error);
+  CHECK(waiter_loads == 0);
+
+  // The key is free again: the next miss loads (it does not wait forever).
+  int calls = 0;
+  auto e = cache.get_or_load("k", [&] {
+    ++calls;
+    return fastjson::cache::loaded_value{.value = "fresh"};
+  });
+  CHECK(calls == 1);
+  CHECK(e->value() == "fresh");
+}
+
+TEST_CASE("cache: a coroutine waits for a blocking get_or_load on another thread", "[cache][async]") {
+  fastjson::cache::sharded_cache cache({.max_bytes = 1 << 20});
+  std::atomic<bool> loading{false}, release{false};
+  std::thread loader_thread([&] {
+    cache.get_or_load("k", [&] {
+      loading = true;
+      while (!release) std::this_thread::sleep_for(1ms);
+      return fastjson::cache::loaded_value{.value = "from thread"};
+    });
+  });
+  while (!loading) std::this_thread::sleep_for(1ms);
+  int own_loads = 0;
+  auto t = cache.get_or_load_async("k", [&]() -> fastjson::task<fastjson::cache::loaded_value> {
+    ++own_loads;
+    co_return fastjson::cache::loaded_value{.value = "own"};
+  });
+  t.start_detached(+[](void*) {}, nullptr);
+  CHECK(!t.done());  // suspended on the thread's load, not blocked
+  release = true;
+  loader_thread.join();  // the thread's landing resumed the coroutine inline
+  REQUIRE(t.done());
+  CHECK(t.result()->value() == "from thread");
+  CHECK(own_loads == 0);
+}

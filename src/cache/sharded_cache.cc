@@ -5,8 +5,10 @@
 
 #include <future>
 #include <mutex>
+#include <stdexcept>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "cache/detail.h"
 
@@ -20,12 +22,17 @@ struct string_hash {
   std::size_t operator()(std::string_view s) const noexcept { return hash64(s); }
 };
 
-// One load in progress. Waiters copy the future under the shard lock and
-// wait on it without the lock.
+// One load in progress. Blocking waiters copy the future under the shard
+// lock and wait on it without the lock; coroutine waiters leave a wake-up
+// callback in `waiters` (under the shard lock) and are called once it lands.
 struct inflight {
+  explicit inflight(std::mutex& m) : mu(m) {}
+  std::mutex& mu;  // the shard's
   std::promise<entry_ptr> promise;
   std::shared_future<entry_ptr> future = promise.get_future().share();
   bool invalidated = false;  // a put/erase/clear raced with the load
+  bool landed = false;
+  std::vector<std::function<void()>> waiters;
 };
 
 }  // namespace
@@ -151,47 +158,82 @@ std::string sharded_cache::check_invariants() const {
   return {};
 }
 
-entry_ptr sharded_cache::load(std::string_view key, std::function<loaded_value()> loader) {
+sharded_cache::flight_start sharded_cache::begin_flight(std::string_view key) {
   auto h = hash64(key, seed_);
   shard& s = shard_for(h);
-  std::shared_ptr<inflight> mine;
-  std::shared_future<entry_ptr> theirs;
   time_point t0 = now();  // the clock is never called under a shard lock
-  {
-    std::lock_guard lock(s.mu);
-    // Someone may have stored it since our miss (get already counted it).
-    if (auto e = s.core.peek_hashed(key, h, t0)) return e;
-    if (auto it = s.loads.find(key); it != s.loads.end()) {
-      theirs = it->second->future;
-    } else {
-      mine = std::make_shared<inflight>();
-      s.loads.emplace(std::string(key), mine);
-    }
-  }
-  if (!mine) return theirs.get();  // rethrows the loader's exception, if any
+  std::lock_guard lock(s.mu);
+  // Someone may have stored it since our miss (get already counted it).
+  if (auto e = s.core.peek_hashed(key, h, t0)) return {std::move(e), nullptr, false};
+  if (auto it = s.loads.find(key); it != s.loads.end()) return {nullptr, it->second, false};
+  auto mine = std::make_shared<inflight>(s.mu);
+  s.loads.emplace(std::string(key), mine);
+  return {nullptr, std::move(mine), true};
+}
 
+entry_ptr sharded_cache::end_flight(std::string_view key, const std::shared_ptr<void>& flight, loaded_value* lv,
+                                    std::exception_ptr error) {
+  auto& f = *static_cast<inflight*>(flight.get());
+  auto h = hash64(key, seed_);
+  shard& s = shard_for(h);
   entry_ptr e;
+  std::vector<std::function<void()>> waiters;
   try {
-    loaded_value lv = loader();
     time_point t = now();
-    e = detail::make_entry(key, h, lv.value, lv.content_type, lv.etag, t,
-                           s.core.expiry_for(lv.ttl, t));
+    if (!error) e = detail::make_entry(key, h, lv->value, lv->content_type, lv->etag, t, s.core.expiry_for(lv->ttl, t));
     std::lock_guard lock(s.mu);
-    if (lv.cacheable && !mine->invalidated) (void)s.core.insert(e, t);
-    s.loads.erase(s.loads.find(key));
-  } catch (...) {
-    {
-      std::lock_guard lock(s.mu);
-      if (auto it = s.loads.find(key); it != s.loads.end() && it->second == mine)
-        s.loads.erase(it);
-    }
-    mine->promise.set_exception(std::current_exception());
-    throw;
+    if (e && lv->cacheable && !f.invalidated) (void)s.core.insert(e, t);
+    if (auto it = s.loads.find(key); it != s.loads.end() && it->second.get() == &f) s.loads.erase(it);
+    f.landed = true;
+    waiters.swap(f.waiters);
+  } catch (...) {  // out of memory building the entry: the waiters get that
+    error = std::current_exception();
+    std::lock_guard lock(s.mu);
+    if (auto it = s.loads.find(key); it != s.loads.end() && it->second.get() == &f) s.loads.erase(it);
+    f.landed = true;
+    waiters.swap(f.waiters);
   }
   // Fulfilled after the entry is stored and the load is unregistered, so a
   // caller arriving now hits the cache instead of waiting.
-  mine->promise.set_value(e);
+  if (error) f.promise.set_exception(error);
+  else f.promise.set_value(e);
+  for (auto& wake : waiters) wake();
+  if (error) std::rethrow_exception(error);
   return e;
+}
+
+void sharded_cache::abandon_flight(std::string_view key, const std::shared_ptr<void>& flight) noexcept {
+  try {
+    end_flight(key, flight, nullptr,
+               std::make_exception_ptr(std::runtime_error("cache load abandoned: its coroutine was destroyed")));
+  } catch (...) {
+  }
+}
+
+bool sharded_cache::wait_flight(const std::shared_ptr<void>& flight, std::function<void()> wake) {
+  auto& f = *static_cast<inflight*>(flight.get());
+  std::lock_guard lock(f.mu);
+  if (f.landed) return false;
+  f.waiters.push_back(std::move(wake));
+  return true;
+}
+
+entry_ptr sharded_cache::flight_result(const std::shared_ptr<void>& flight) {
+  return static_cast<inflight*>(flight.get())->future.get();  // rethrows the loader's exception
+}
+
+entry_ptr sharded_cache::load(std::string_view key, std::function<loaded_value()> loader) {
+  flight_start st = begin_flight(key);
+  if (st.hit) return st.hit;
+  if (!st.leader) return flight_result(st.flight);
+  std::optional<loaded_value> lv;
+  std::exception_ptr error;
+  try {
+    lv.emplace(loader());
+  } catch (...) {
+    error = std::current_exception();
+  }
+  return end_flight(key, st.flight, lv ? &*lv : nullptr, error);
 }
 
 }  // namespace fastjson::cache

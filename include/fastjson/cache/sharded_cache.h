@@ -15,15 +15,20 @@
 /// ```
 
 #include <atomic>
+#include <coroutine>
 #include <cstddef>
+#include <exception>
 #include <functional>
 #include <memory>
+#include <optional>
+#include <string>
 #include <string_view>
 #include <utility>
 
 #include "fastjson/cache/entry.h"
 #include "fastjson/cache/local_cache.h"
 #include "fastjson/cache/options.h"
+#include "fastjson/task.h"
 
 namespace fastjson::cache {
 
@@ -68,11 +73,48 @@ class sharded_cache {
   /// `clear` touches the key while it loads, the result is still returned
   /// to the waiters but not stored (the concurrent write is newer).
   /// A loader must not call `get_or_load` for the same key (it would wait on
-  /// itself).
+  /// itself). On an event loop thread use `get_or_load_async`: a blocked
+  /// loop stalls all its connections, and waits forever if the load it
+  /// waits for runs on that same loop.
   template <class Loader>
   entry_ptr get_or_load(std::string_view key, Loader&& loader) {
     if (auto e = get(key)) return e;
     return load(key, std::function<loaded_value()>(std::forward<Loader>(loader)));
+  }
+
+  /// `get_or_load` for coroutine handlers: `co_await c.get_or_load_async(key,
+  /// loader)`, where `loader()` returns a `task<loaded_value>` (which may
+  /// itself `co_await` a database). Of all
+  /// misses of one key while a load runs, from coroutines or from blocking
+  /// `get_or_load` callers on any thread, only the first runs its loader;
+  /// waiting coroutines are suspended, not blocked, and resume on the loop
+  /// they awaited on (inline when awaited off any loop). A loader exception
+  /// reaches every waiter and nothing is stored; a racing put/erase/clear
+  /// wins as in `get_or_load`. If the loading coroutine is destroyed before
+  /// its loader finishes (its request dropped at shutdown), the waiters get
+  /// a `std::runtime_error` and the next miss loads again.
+  ///
+  /// With GCC 12, declare a loader lambda that captures by value as a named
+  /// local, as below, not as a temporary inside the `co_await` expression:
+  /// GCC 12 miscompiles a capturing lambda temporary in a `co_await`
+  /// full-expression (its captured strings are freed twice).
+  ///
+  /// \code
+  ///   app.get("/users/:id", [&](fastjson::request& req, fastjson::response& res) -> fastjson::task<> {
+  ///     std::string id(req.param("id"));
+  ///     auto load = [&db, id]() -> fastjson::task<fastjson::cache::loaded_value> {
+  ///       auto u = co_await db->query_one<user>("SELECT * FROM users WHERE id = ?", id);  // std::optional<user>
+  ///       co_return fastjson::cache::loaded_value{.value = fastjson::json::to_string(u)};
+  ///     };
+  ///     auto e = co_await cache.get_or_load_async("user:" + id, load);
+  ///     res.send(e->value(), "application/json");
+  ///   });
+  /// \endcode
+  template <class Loader>
+  task<entry_ptr> get_or_load_async(std::string key, Loader&& loader) {
+    // One coroutine body for every loader type: the loader is erased into
+    // a std::function here, outside any coroutine frame.
+    return load_async(std::move(key), std::function<task<loaded_value>()>(std::forward<Loader>(loader)));
   }
 
   cache_stats stats() const;
@@ -89,6 +131,27 @@ class sharded_cache {
   shard& shard_for(std::uint64_t h) const noexcept;
   entry_ptr load(std::string_view key, std::function<loaded_value()> loader);
 
+  task<entry_ptr> load_async(std::string key, std::function<task<loaded_value>()> loader);
+
+  // One load in progress ("flight"), shared by the blocking and the
+  // coroutine paths (sharded_cache.cc).
+  struct flight_start {
+    entry_ptr hit;                  // stored since the miss: no load needed
+    std::shared_ptr<void> flight;   // else the load to lead or to wait for
+    bool leader = false;
+  };
+  flight_start begin_flight(std::string_view key);
+  /// The leader's landing: stores the value (unless invalidated or not
+  /// cacheable), unregisters the flight, wakes every waiter; returns the
+  /// entry or rethrows `error`.
+  entry_ptr end_flight(std::string_view key, const std::shared_ptr<void>& flight, loaded_value* lv,
+                       std::exception_ptr error);
+  void abandon_flight(std::string_view key, const std::shared_ptr<void>& flight) noexcept;
+  /// Registers `wake` to run when the flight lands; false if it already has.
+  static bool wait_flight(const std::shared_ptr<void>& flight, std::function<void()> wake);
+  /// The landed flight's entry, or its exception (blocks until it lands).
+  static entry_ptr flight_result(const std::shared_ptr<void>& flight);
+
   std::size_t max_bytes_;
   eviction_policy policy_;
   std::function<time_point()> clock_;
@@ -97,5 +160,55 @@ class sharded_cache {
   std::unique_ptr<std::unique_ptr<shard>[]> shards_;
   std::atomic<std::size_t> sweep_cursor_{0};
 };
+
+inline task<entry_ptr> sharded_cache::load_async(std::string key, std::function<task<loaded_value>()> loader) {
+  if (auto e = get(key)) co_return e;
+  flight_start st = begin_flight(key);
+  if (st.hit) co_return st.hit;
+  if (!st.leader) {
+    struct awaiter {
+      explicit awaiter(std::shared_ptr<void> f) : flight(std::move(f)) {}
+      std::shared_ptr<void> flight;
+      bool await_ready() const noexcept { return false; }
+      bool await_suspend(std::coroutine_handle<> h) {
+        loop* home = loop::current();
+        return wait_flight(flight, [h, home] {
+          if (home) home->post([h] { h.resume(); });
+          else h.resume();
+        });
+      }
+      void await_resume() const noexcept {}
+    };
+    co_await awaiter(st.flight);
+    co_return flight_result(st.flight);
+  }
+  // Lands the flight even if this frame is destroyed while the loader is
+  // suspended, so waiters are never left behind.
+  struct guard {
+    guard(sharded_cache& cache, std::string_view k, std::shared_ptr<void> f)
+        : c(cache), key(k), flight(std::move(f)) {}
+    guard(const guard&) = delete;
+    guard& operator=(const guard&) = delete;
+    ~guard() {
+      if (!landed) c.abandon_flight(key, flight);
+    }
+    sharded_cache& c;
+    std::string_view key;  // the frame's own copy
+    std::shared_ptr<void> flight;
+    bool landed = false;
+  };
+  guard g(*this, key, st.flight);
+  std::optional<loaded_value> lv;
+  std::exception_ptr error;
+  try {
+    auto pending = loader();
+    loaded_value v = co_await std::move(pending);
+    lv.emplace(std::move(v));
+  } catch (...) {
+    error = std::current_exception();
+  }
+  g.landed = true;
+  co_return end_flight(key, st.flight, lv ? &*lv : nullptr, error);
+}
 
 }  // namespace fastjson::cache

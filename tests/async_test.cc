@@ -208,3 +208,35 @@ TEST_CASE("cache: a coroutine waits for a blocking get_or_load on another thread
   CHECK(t.result()->value() == "from thread");
   CHECK(own_loads == 0);
 }
+
+namespace {
+// An awaitable that parks its coroutine in `*slot`, for the test to resume.
+struct gate {
+  std::coroutine_handle<>* slot;
+  bool await_ready() const noexcept { return false; }
+  void await_suspend(std::coroutine_handle<> h) const noexcept { *slot = h; }
+  void await_resume() const noexcept {}
+};
+}  // namespace
+
+TEST_CASE("cache: a waiting coroutine destroyed before the load lands is never resumed", "[cache][async]") {
+  fastjson::cache::sharded_cache cache({.max_bytes = 1 << 20});
+  std::coroutine_handle<> parked;
+  auto load = [&]() -> fastjson::task<fastjson::cache::loaded_value> {
+    co_await gate{&parked};
+    co_return fastjson::cache::loaded_value{.value = "v"};
+  };
+  auto leader = cache.get_or_load_async("k", load);
+  leader.start_detached(+[](void*) {}, nullptr);
+  REQUIRE(parked);
+  {
+    auto never = [&]() -> fastjson::task<fastjson::cache::loaded_value> { co_return fastjson::cache::loaded_value{}; };
+    auto waiter = cache.get_or_load_async("k", never);
+    waiter.start_detached(+[](void*) {}, nullptr);
+    REQUIRE(!waiter.done());
+  }  // dropped while waiting: it withdraws from the flight
+  parked.resume();  // the load lands; resuming the dead waiter would be a use-after-free (ASan)
+  REQUIRE(leader.done());
+  CHECK(leader.result()->value() == "v");
+  CHECK(cache.get("k")->value() == "v");
+}

@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "cache/detail.h"
@@ -32,7 +33,7 @@ struct inflight {
   std::shared_future<entry_ptr> future = promise.get_future().share();
   bool invalidated = false;  // a put/erase/clear raced with the load
   bool landed = false;
-  std::vector<std::function<void()>> waiters;
+  std::vector<std::pair<const void*, std::function<void()>>> waiters;  // (awaiter, wake)
 };
 
 }  // namespace
@@ -177,7 +178,7 @@ entry_ptr sharded_cache::end_flight(std::string_view key, const std::shared_ptr<
   auto h = hash64(key, seed_);
   shard& s = shard_for(h);
   entry_ptr e;
-  std::vector<std::function<void()>> waiters;
+  std::vector<std::pair<const void*, std::function<void()>>> waiters;
   try {
     time_point t = now();
     if (!error) e = detail::make_entry(key, h, lv->value, lv->content_type, lv->etag, t, s.core.expiry_for(lv->ttl, t));
@@ -197,7 +198,7 @@ entry_ptr sharded_cache::end_flight(std::string_view key, const std::shared_ptr<
   // caller arriving now hits the cache instead of waiting.
   if (error) f.promise.set_exception(error);
   else f.promise.set_value(e);
-  for (auto& wake : waiters) wake();
+  for (auto& w : waiters) w.second();
   if (error) std::rethrow_exception(error);
   return e;
 }
@@ -210,12 +211,18 @@ void sharded_cache::abandon_flight(std::string_view key, const std::shared_ptr<v
   }
 }
 
-bool sharded_cache::wait_flight(const std::shared_ptr<void>& flight, std::function<void()> wake) {
+bool sharded_cache::wait_flight(const std::shared_ptr<void>& flight, const void* id, std::function<void()> wake) {
   auto& f = *static_cast<inflight*>(flight.get());
   std::lock_guard lock(f.mu);
   if (f.landed) return false;
-  f.waiters.push_back(std::move(wake));
+  f.waiters.emplace_back(id, std::move(wake));
   return true;
+}
+
+void sharded_cache::cancel_wait(const std::shared_ptr<void>& flight, const void* id) noexcept {
+  auto& f = *static_cast<inflight*>(flight.get());
+  std::lock_guard lock(f.mu);
+  std::erase_if(f.waiters, [id](const auto& w) { return w.first == id; });
 }
 
 entry_ptr sharded_cache::flight_result(const std::shared_ptr<void>& flight) {

@@ -147,8 +147,11 @@ class sharded_cache {
   entry_ptr end_flight(std::string_view key, const std::shared_ptr<void>& flight, loaded_value* lv,
                        std::exception_ptr error);
   void abandon_flight(std::string_view key, const std::shared_ptr<void>& flight) noexcept;
-  /// Registers `wake` to run when the flight lands; false if it already has.
-  static bool wait_flight(const std::shared_ptr<void>& flight, std::function<void()> wake);
+  /// Registers `wake` (under `id`) to run when the flight lands; false if it
+  /// already has.
+  static bool wait_flight(const std::shared_ptr<void>& flight, const void* id, std::function<void()> wake);
+  /// Withdraws a registration that has not run (its coroutine is being destroyed).
+  static void cancel_wait(const std::shared_ptr<void>& flight, const void* id) noexcept;
   /// The landed flight's entry, or its exception (blocks until it lands).
   static entry_ptr flight_result(const std::shared_ptr<void>& flight);
 
@@ -166,18 +169,28 @@ inline task<entry_ptr> sharded_cache::load_async(std::string key, std::function<
   flight_start st = begin_flight(key);
   if (st.hit) co_return st.hit;
   if (!st.leader) {
+    // Registered while suspended; a frame destroyed while waiting (its
+    // request dropped at shutdown) withdraws itself, so the landing never
+    // resumes a dead coroutine.
     struct awaiter {
       explicit awaiter(std::shared_ptr<void> f) : flight(std::move(f)) {}
+      awaiter(const awaiter&) = delete;
+      awaiter& operator=(const awaiter&) = delete;
+      ~awaiter() {
+        if (registered) cancel_wait(flight, this);
+      }
       std::shared_ptr<void> flight;
+      bool registered = false;
       bool await_ready() const noexcept { return false; }
       bool await_suspend(std::coroutine_handle<> h) {
         loop* home = loop::current();
-        return wait_flight(flight, [h, home] {
+        registered = wait_flight(flight, this, [h, home] {
           if (home) home->post([h] { h.resume(); });
           else h.resume();
         });
+        return registered;
       }
-      void await_resume() const noexcept {}
+      void await_resume() noexcept { registered = false; }
     };
     co_await awaiter(st.flight);
     co_return flight_result(st.flight);

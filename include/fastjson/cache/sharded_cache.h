@@ -192,7 +192,8 @@ inline task<entry_ptr> sharded_cache::load_async(std::string key, std::function<
       }
       void await_resume() noexcept { registered = false; }
     };
-    co_await awaiter(st.flight);
+    awaiter wait(st.flight);  // a named local: its address is its registration
+    co_await wait;
     co_return flight_result(st.flight);
   }
   // Lands the flight even if this frame is destroyed while the loader is

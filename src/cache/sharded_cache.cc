@@ -178,18 +178,25 @@ entry_ptr sharded_cache::end_flight(std::string_view key, const std::shared_ptr<
   auto h = hash64(key, seed_);
   shard& s = shard_for(h);
   entry_ptr e;
+  time_point t{};
+  if (!error) {
+    try {
+      t = now();
+      e = detail::make_entry(key, h, lv->value, lv->content_type, lv->etag, t, s.core.expiry_for(lv->ttl, t));
+    } catch (...) {  // out of memory building the entry: the waiters get that
+      error = std::current_exception();
+    }
+  }
   std::vector<std::pair<const void*, std::function<void()>>> waiters;
-  try {
-    time_point t = now();
-    if (!error) e = detail::make_entry(key, h, lv->value, lv->content_type, lv->etag, t, s.core.expiry_for(lv->ttl, t));
+  {
     std::lock_guard lock(s.mu);
-    if (e && lv->cacheable && !f.invalidated) (void)s.core.insert(e, t);
-    if (auto it = s.loads.find(key); it != s.loads.end() && it->second.get() == &f) s.loads.erase(it);
-    f.landed = true;
-    waiters.swap(f.waiters);
-  } catch (...) {  // out of memory building the entry: the waiters get that
-    error = std::current_exception();
-    std::lock_guard lock(s.mu);
+    if (e && lv->cacheable && !f.invalidated) {
+      try {
+        (void)s.core.insert(e, t);
+      } catch (...) {
+        error = std::current_exception();
+      }
+    }
     if (auto it = s.loads.find(key); it != s.loads.end() && it->second.get() == &f) s.loads.erase(it);
     f.landed = true;
     waiters.swap(f.waiters);

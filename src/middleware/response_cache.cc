@@ -297,7 +297,7 @@ class response_cache_mw final : public middleware_with_state<rc_state> {
   // URI and the same-origin URIs in Location and Content-Location are stale.
   void invalidate(const request& req, const response& res) {
     if (!res.done() || res.status() < 200 || res.status() >= 400) return;
-    std::string key;
+    std::string& key = scratch_key();
     base_key(req, key);
     store_->erase(key);
     for (std::string_view name : {"location", "content-location"})

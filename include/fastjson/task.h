@@ -23,6 +23,7 @@
 #include <mutex>
 #include <exception>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <type_traits>
 #include <utility>
@@ -168,43 +169,100 @@ inline auto sleep(loop& l, std::chrono::milliseconds d) {
   return awaiter{l, d};
 }
 
+namespace detail {
+/// Shared by an `offload` awaiter and its pool job, because either may go
+/// first: the awaiting frame can be destroyed (its request dropped at the
+/// shutdown deadline) while the job is queued or running.
+template <class R, class Fn>
+struct offload_state {
+  explicit offload_state(Fn&& f) : fn(std::move(f)) {}
+  Fn fn;  // here, not in the job: a std::function needs copyable callables
+  std::mutex mu;
+  std::condition_variable cv;
+  enum class phase { queued, running, done } at = phase::queued;  // under mu
+  bool abandoned = false;  // under mu: the awaiting frame is being destroyed
+  std::conditional_t<std::is_void_v<R>, bool, std::optional<R>> value{};
+  std::exception_ptr error;
+};
+}  // namespace detail
+
 /// Runs `fn` on the process-wide thread pool (for blocking work: file I/O,
 /// CPU-heavy computation, a blocking client library) and resumes the
 /// awaiting coroutine with its result, or its exception, on the loop thread
 /// that awaited. Awaited off a loop thread, the coroutine resumes on the
 /// pool thread.
+///
+/// If the awaiting coroutine is destroyed first (a request still waiting at
+/// the shutdown deadline), a job that has not started never runs, and one
+/// that is running is waited for by the destruction, since `fn` may read
+/// the frame (`[&]` captures); its result is then discarded. So a job that
+/// never returns holds up shutdown: give blocking calls their own timeouts.
 template <class Fn>
 auto offload(Fn fn) {
   using R = std::invoke_result_t<Fn&>;
+  using state = detail::offload_state<R, Fn>;
   struct awaiter {
+    explicit awaiter(Fn f) : fn(std::move(f)) {}
+    awaiter(const awaiter&) = delete;
+    awaiter& operator=(const awaiter&) = delete;
+    ~awaiter() {
+      if (!st) return;  // never suspended, or already resumed
+      std::unique_lock lock(st->mu);
+      st->abandoned = true;
+      st->cv.wait(lock, [this] { return st->at != state::phase::running; });
+    }
     Fn fn;
-    std::conditional_t<std::is_void_v<R>, bool, std::optional<R>> value{};
-    std::exception_ptr error;
+    std::shared_ptr<state> st;
     bool await_ready() const noexcept { return false; }
     void await_suspend(std::coroutine_handle<> h) {
+      st = std::make_shared<state>(std::move(fn));
       loop* home = loop::current();
-      detail::submit_to_pool([this, h, home] {
+      detail::submit_to_pool([s = st, h, home] {
+        {
+          std::lock_guard lock(s->mu);
+          if (s->abandoned) return;  // the frame is gone: do not run
+          s->at = state::phase::running;
+        }
         try {
           if constexpr (std::is_void_v<R>) {
-            fn();
+            s->fn();
           } else {
-            value.emplace(fn());
+            s->value.emplace(s->fn());
           }
         } catch (...) {
-          error = std::current_exception();
+          s->error = std::current_exception();
         }
-        if (home)
-          home->post([h] { h.resume(); });
-        else
-          h.resume();
+        bool resume_here = false;
+        {
+          std::lock_guard lock(s->mu);
+          s->at = state::phase::done;
+          s->cv.notify_all();
+          // Posted under the lock: a frame being destroyed waits here, so
+          // the loop (destroyed after its frames) is still there to post to.
+          if (!s->abandoned) {
+            if (home)
+              home->post([s, h] {
+                bool gone;
+                {
+                  std::lock_guard l(s->mu);
+                  gone = s->abandoned;
+                }
+                if (!gone) h.resume();
+              });
+            else
+              resume_here = true;
+          }
+        }
+        if (resume_here) h.resume();
       });
     }
     R await_resume() {
-      if (error) std::rethrow_exception(error);
-      if constexpr (!std::is_void_v<R>) return std::move(*value);
+      auto s = std::move(st);  // resumed: nothing left to withdraw from
+      if (s->error) std::rethrow_exception(s->error);
+      if constexpr (!std::is_void_v<R>) return std::move(*s->value);
     }
   };
-  return awaiter{std::move(fn)};
+  return awaiter(std::move(fn));
 }
 
 /// Runs `t` to completion from a thread that runs no loop (main(), a test,

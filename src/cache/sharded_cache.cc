@@ -33,7 +33,12 @@ struct inflight {
   std::shared_future<entry_ptr> future = promise.get_future().share();
   bool invalidated = false;  // a put/erase/clear raced with the load
   bool landed = false;
-  std::vector<std::pair<const void*, std::function<void()>>> waiters;  // (awaiter, wake)
+  struct waiter {
+    const void* id;  // the awaiter
+    loop* home;      // resumed there (posted), or inline if null
+    std::coroutine_handle<> h;
+  };
+  std::vector<waiter> waiters;
 };
 
 }  // namespace
@@ -187,7 +192,7 @@ entry_ptr sharded_cache::end_flight(std::string_view key, const std::shared_ptr<
       error = std::current_exception();
     }
   }
-  std::vector<std::pair<const void*, std::function<void()>>> waiters;
+  std::vector<inflight::waiter> inline_waiters;
   {
     std::lock_guard lock(s.mu);
     if (e && lv->cacheable && !f.invalidated) {
@@ -199,13 +204,25 @@ entry_ptr sharded_cache::end_flight(std::string_view key, const std::shared_ptr<
     }
     if (auto it = s.loads.find(key); it != s.loads.end() && it->second.get() == &f) s.loads.erase(it);
     f.landed = true;
-    waiters.swap(f.waiters);
+    // Fulfilled after the entry is stored and the load is unregistered (a
+    // caller arriving now hits the cache instead of waiting), and before
+    // any waiter runs.
+    if (error) f.promise.set_exception(error);
+    else f.promise.set_value(e);
+    // Posted under the lock: a waiter whose frame is being destroyed (at
+    // the shutdown deadline) withdraws under it, so a posted resumption
+    // never outlives its frame, and its loop is still there to post to.
+    for (auto& w : f.waiters) {
+      if (w.home) {
+        auto h = w.h;
+        w.home->post([h] { h.resume(); });
+      } else {
+        inline_waiters.push_back(w);
+      }
+    }
+    f.waiters.clear();
   }
-  // Fulfilled after the entry is stored and the load is unregistered, so a
-  // caller arriving now hits the cache instead of waiting.
-  if (error) f.promise.set_exception(error);
-  else f.promise.set_value(e);
-  for (auto& w : waiters) w.second();
+  for (auto& w : inline_waiters) w.h.resume();
   if (error) std::rethrow_exception(error);
   return e;
 }
@@ -218,18 +235,19 @@ void sharded_cache::abandon_flight(std::string_view key, const std::shared_ptr<v
   }
 }
 
-bool sharded_cache::wait_flight(const std::shared_ptr<void>& flight, const void* id, std::function<void()> wake) {
+bool sharded_cache::wait_flight(const std::shared_ptr<void>& flight, const void* id, loop* home,
+                                std::coroutine_handle<> h) {
   auto& f = *static_cast<inflight*>(flight.get());
   std::lock_guard lock(f.mu);
   if (f.landed) return false;
-  f.waiters.emplace_back(id, std::move(wake));
+  f.waiters.push_back({id, home, h});
   return true;
 }
 
 void sharded_cache::cancel_wait(const std::shared_ptr<void>& flight, const void* id) noexcept {
   auto& f = *static_cast<inflight*>(flight.get());
   std::lock_guard lock(f.mu);
-  std::erase_if(f.waiters, [id](const auto& w) { return w.first == id; });
+  std::erase_if(f.waiters, [id](const auto& w) { return w.id == id; });
 }
 
 entry_ptr sharded_cache::flight_result(const std::shared_ptr<void>& flight) {

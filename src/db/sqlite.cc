@@ -8,7 +8,10 @@
 // scale with reader threads. The loop thread only pushes a pointer onto a
 // queue under a mutex held for a few instructions.
 
+#include <algorithm>
+#include <chrono>
 #include <condition_variable>
+#include <coroutine>
 #include <deque>
 #include <mutex>
 #include <thread>
@@ -45,6 +48,14 @@ class worker_group {
     for (auto& t : threads_) t.join();
     threads_.clear();
   }
+  /// Takes `j` off the queue if it is still there.
+  bool remove(job* j) {
+    std::lock_guard lock(mu_);
+    auto it = std::find(jobs_.begin(), jobs_.end(), j);
+    if (it == jobs_.end()) return false;
+    jobs_.erase(it);
+    return true;
+  }
   bool runs_on_current_thread() const {
     for (auto& t : threads_)
       if (t.get_id() == std::this_thread::get_id()) return true;
@@ -69,6 +80,54 @@ struct sqlite_impl {
   std::vector<std::unique_ptr<connection_impl>> readers;
   worker_group writer_group;
   worker_group reader_group;
+  // Guards every job's running_on / released / abandoned: the hand-off
+  // between a db thread finishing a job and its frame being destroyed.
+  // Taken twice per job by its db thread, and by a withdrawing awaiter.
+  std::mutex job_mu;
+  std::condition_variable job_released;
+
+  /// Before running `j` on `c`: false if its frame is being destroyed.
+  bool begin(job* j, connection_impl& c) {
+    std::lock_guard lock(job_mu);
+    if (j->abandoned) {
+      j->released = true;
+      job_released.notify_all();
+      return false;
+    }
+    j->running_on = &c;
+    return true;
+  }
+  /// `j` leaves `c` for the writer's queue (a write sent to a reader).
+  void hand_off(job* j) {
+    {
+      std::lock_guard lock(job_mu);
+      j->running_on = nullptr;
+    }
+    writer_group.push(j);
+  }
+  /// `j` is done: resume its coroutine on its loop, unless it is being
+  /// destroyed. After this the db thread never touches `j`.
+  void complete(job* j) {
+    std::coroutine_handle<> resume_here;
+    {
+      std::lock_guard lock(job_mu);
+      j->running_on = nullptr;
+      j->released = true;
+      if (j->abandoned) {
+        job_released.notify_all();
+        return;
+      }
+      // Under the lock: a withdrawing frame waits here, so its loop (which
+      // is destroyed after its frames) is still there to post to.
+      if (j->home) {
+        auto h = j->waiter;
+        j->home->post([h] { h.resume(); });
+      } else {
+        resume_here = j->waiter;
+      }
+    }
+    if (resume_here) resume_here.resume();
+  }
 
   void submit(target t, job* j) {
     if (t == target::reader && !readers.empty())
@@ -94,11 +153,12 @@ void worker_group::run(connection_impl& c, sqlite_impl& owner) {
       j = jobs_.front();
       jobs_.pop_front();
     }
+    if (!owner.begin(j, c)) continue;  // withdrawn while queued
     try {
       if (!j->run(c)) {
         // A write sent to a reader (e.g. INSERT ... RETURNING via query):
         // hand it to the writer, which outlives the readers at shutdown.
-        owner.writer_group.push(j);
+        owner.hand_off(j);
         continue;
       }
     } catch (...) {
@@ -113,7 +173,7 @@ void worker_group::run(connection_impl& c, sqlite_impl& owner) {
             error(SQLITE_MISUSE, "db: a statement left a transaction open and was rolled back; "
                                  "use sqlite::transaction()"));
     }
-    j->complete();  // after this, the job (in the coroutine frame) may be gone
+    owner.complete(j);  // after this, the job (in the coroutine frame) may be gone
   }
 }
 
@@ -193,6 +253,25 @@ void migrate(connection_impl& c, const std::vector<std::string>& scripts) {
 }  // namespace
 
 void submit(sqlite_impl& db, target t, job* j) { db.submit(t, j); }
+
+void withdraw(sqlite_impl& db, job* j) noexcept {
+  std::unique_lock lock(db.job_mu);
+  if (j->released) return;  // completed; its resumption was dropped
+  j->abandoned = true;
+  if (!j->running_on && (db.reader_group.remove(j) || db.writer_group.remove(j))) {
+    j->released = true;  // never ran
+    return;
+  }
+  // Running (or between queues): make SQLite stop at its next check, then
+  // wait for the db thread to let go. The interrupt cannot hit another job:
+  // this one holds the connection until it completes, which needs job_mu.
+  // Repeated, because SQLite clears the flag when a statement starts with
+  // none active, so a job of several statements may miss the first one.
+  while (!j->released) {
+    if (j->running_on) sqlite3_interrupt(j->running_on->db);
+    db.job_released.wait_for(lock, std::chrono::milliseconds(10), [j] { return j->released; });
+  }
+}
 
 }  // namespace detail
 

@@ -604,10 +604,16 @@ void session::update_wait_state() {
 slot_pool::slot_pool(app_core& app, fastjson::loop& loop) : app_(app), loop_(loop) {}
 
 slot_pool::~slot_pool() {
+  clear();
+}
+
+void slot_pool::clear() noexcept {
   // Every slot, free or not: a handler that never finished (its connection
   // was closed at the shutdown deadline) still holds one. Destroying its
   // task destroys the suspended coroutine frames; the loop's pending timers
   // were freed (without running) before this. Free slots have mw_ran == 0.
+  // An awaiter in a destroyed frame withdraws from the work it waits for, or
+  // waits until that work stops reading the frame (task.h, db/sqlite.h).
   for (request_slot* s : all_) {
     s->running = task<>();
     // Middleware whose `before` ran for it never got its `after`: let each
@@ -616,6 +622,8 @@ slot_pool::~slot_pool() {
       for (std::size_t i = s->mw_ran; i-- > 0;) s->route->chain[i]->abandon(s->mw_state.get() + s->route->state_off[i]);
     delete s;
   }
+  all_.clear();
+  free_ = nullptr;
 }
 
 request_slot* slot_pool::acquire() {

@@ -114,6 +114,10 @@ class slot_pool {
  public:
   slot_pool(app_core& app, fastjson::loop& loop);
   ~slot_pool();
+  /// Destroys every slot, with the frames of handlers that never finished.
+  /// Called by the loop's destructor while cross-thread posts are still
+  /// safe (dropped); the destructor calls it again (a no-op).
+  void clear() noexcept;
   request_slot* acquire();
   void release(request_slot* s) noexcept;
 

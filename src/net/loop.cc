@@ -102,9 +102,20 @@ loop_impl::loop_impl(app_core& a) : handle(this), app(a), pool(a, handle) {
 loop_impl::~loop_impl() {
   close_all();
   uv_loop_close(&uv);
+  // Handlers still suspended (dropped at the shutdown deadline) are destroyed
+  // here, while `post` still works (as a no-op): work they awaited on other
+  // threads (offload, db, a cache load) may be finishing right now, and
+  // their awaiters' destructors wait for it or withdraw from it.
+  pool.clear();
 }
 
 void loop_impl::close_all() {
+  {
+    // From now on posts are dropped (the poster destroys the callback): the
+    // async handle is about to close, and no callback would ever run.
+    std::lock_guard lock(post_mu);
+    post_closed = true;
+  }
   while (timers) {
     one_shot_timer* t = timers;
     unlink(t);
@@ -142,10 +153,10 @@ void loop_impl::defer(void (*fn)(void*), void* ctx) {
 }
 
 void loop_impl::post(std::function<void()> fn) {
-  {
-    std::lock_guard lock(post_mu);
-    posted.push_back(std::move(fn));
-  }
+  std::lock_guard lock(post_mu);
+  if (post_closed) return;  // the loop has stopped for good; `fn` is dropped
+  posted.push_back(std::move(fn));
+  // Under the lock, so close_all() cannot close the handle in between.
   uv_async_send(&async);
 }
 

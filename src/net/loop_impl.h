@@ -86,7 +86,9 @@ struct loop_impl {
   /// Same-thread deferred call (runs after the current callback returns,
   /// before the loop blocks again). No allocation in steady state.
   void defer(void (*fn)(void*), void* ctx);
-  /// Thread-safe post (fastjson::loop::post).
+  /// Thread-safe post (fastjson::loop::post). After close_all() it drops
+  /// `fn`: work finishing on another thread after the server stopped never
+  /// reaches a closed loop.
   void post(std::function<void()> fn);
   /// Runs the loop until stopped; sets loop::current() for this thread.
   void run();
@@ -104,6 +106,7 @@ struct loop_impl {
   uv_async_t async{};
   std::mutex post_mu;
   std::vector<std::function<void()>> posted, posted_run;
+  bool post_closed = false;  // under post_mu; set by close_all()
 
   // Same-thread deferred calls.
   uv_idle_t idle{};

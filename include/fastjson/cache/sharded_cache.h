@@ -147,9 +147,10 @@ class sharded_cache {
   entry_ptr end_flight(std::string_view key, const std::shared_ptr<void>& flight, loaded_value* lv,
                        std::exception_ptr error);
   void abandon_flight(std::string_view key, const std::shared_ptr<void>& flight) noexcept;
-  /// Registers `wake` (under `id`) to run when the flight lands; false if it
-  /// already has.
-  static bool wait_flight(const std::shared_ptr<void>& flight, const void* id, std::function<void()> wake);
+  /// Registers `h` (under `id`) to be resumed when the flight lands, posted
+  /// to `home` (or inline, without a loop); false if it already has.
+  static bool wait_flight(const std::shared_ptr<void>& flight, const void* id, loop* home,
+                          std::coroutine_handle<> h);
   /// Withdraws a registration that has not run (its coroutine is being destroyed).
   static void cancel_wait(const std::shared_ptr<void>& flight, const void* id) noexcept;
   /// The landed flight's entry, or its exception (blocks until it lands).
@@ -183,11 +184,7 @@ inline task<entry_ptr> sharded_cache::load_async(std::string key, std::function<
       bool registered = false;
       bool await_ready() const noexcept { return false; }
       bool await_suspend(std::coroutine_handle<> h) {
-        loop* home = loop::current();
-        registered = wait_flight(flight, this, [h, home] {
-          if (home) home->post([h] { h.resume(); });
-          else h.resume();
-        });
+        registered = wait_flight(flight, this, loop::current(), h);
         return registered;
       }
       void await_resume() noexcept { registered = false; }

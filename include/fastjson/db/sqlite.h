@@ -389,29 +389,32 @@ enum class target { reader, writer };
 
 /// A job for a db thread. Lives inside the awaiting coroutine's frame, so
 /// submitting one allocates nothing beyond the queue slot.
+///
+/// The frame can be destroyed before the job is done (a request dropped at
+/// the shutdown deadline): its awaiter then calls `withdraw`, which takes a
+/// queued job off its queue, or interrupts a running one
+/// (sqlite3_interrupt) and waits until the db thread has let go of it. The
+/// state below is guarded by the database's job mutex.
 struct job {
   loop* home = nullptr;
   std::coroutine_handle<> waiter;
   std::exception_ptr error;
+  connection_impl* running_on = nullptr;  // the connection running it, if any
+  bool released = false;                  // the db thread will not touch it again
+  bool abandoned = false;                 // its frame is being destroyed
   /// Runs on a db thread. Returns false, without side effects, when a job
   /// submitted to a reader turns out to need the writer (the statement is
   /// not read-only); the pool then moves it to the writer's queue.
   virtual bool run(connection_impl& c) = 0;
-  /// Resumes the waiter on its loop, or inline when it has none.
-  void complete() {
-    if (home) {
-      auto h = waiter;
-      home->post([h] { h.resume(); });
-    } else {
-      waiter.resume();
-    }
-  }
 
  protected:
   ~job() = default;
 };
 
 void submit(sqlite_impl& db, target t, job* j);
+/// Called by a job's awaiter when its frame is destroyed before the job
+/// completed: afterwards no db thread touches `j` and nothing resumes it.
+void withdraw(sqlite_impl& db, job* j) noexcept;
 
 }  // namespace detail
 
@@ -620,13 +623,21 @@ class sqlite : public std::enable_shared_from_this<sqlite> {
 
     op(detail::sqlite_impl& d, detail::target t, const std::string* sql, Work& w)
         : db(d), where(t), route_sql(sql), work(w) {}
+    op(const op&) = delete;
+    op& operator=(const op&) = delete;
+    ~op() {
+      if (pending) detail::withdraw(db, this);  // the frame dies mid-query
+    }
+    bool pending = false;  // submitted and not resumed
     bool await_ready() const noexcept { return false; }
     void await_suspend(std::coroutine_handle<> h) {
       waiter = h;
       home = loop::current();
+      pending = true;
       detail::submit(db, where, this);
     }
     R await_resume() {
+      pending = false;  // released by the db thread before it resumed us
       if (error) std::rethrow_exception(error);
       if constexpr (!std::is_void_v<R>) return std::move(*result);
     }

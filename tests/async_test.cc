@@ -240,3 +240,123 @@ TEST_CASE("cache: a waiting coroutine destroyed before the load lands is never r
   CHECK(leader.result()->value() == "v");
   CHECK(cache.get("k")->value() == "v");
 }
+
+namespace {
+// A step that suspends on the loop for `ms`, counting how many steps have
+// started and not finished (to see that when_all runs them at once).
+struct step_counter {
+  int running = 0;
+  int most = 0;
+  int finished = 0;
+};
+fastjson::task<int> step(fastjson::loop& l, step_counter& c, int value, int ms) {
+  ++c.running;
+  c.most = std::max(c.most, c.running);
+  co_await fastjson::sleep(l, std::chrono::milliseconds(ms));
+  --c.running;
+  ++c.finished;
+  if (value < 0) throw std::runtime_error("step " + std::to_string(value) + " failed");
+  co_return value;
+}
+fastjson::task<std::string> word(fastjson::loop& l, std::string w) {
+  co_await fastjson::sleep(l, 2ms);
+  co_return w;
+}
+fastjson::task<> nothing(step_counter& c) {
+  ++c.finished;  // never suspends
+  co_return;
+}
+}  // namespace
+
+TEST_CASE("when_all runs tasks concurrently and returns results in order", "[async][when_all]") {
+  step_counter c;
+  fastjson::app app;
+  app.get("/all", [&](fastjson::request& req, fastjson::response& res) -> fastjson::task<> {
+    std::vector<fastjson::task<int>> ts;
+    // Later tasks finish first: the results still come back in task order.
+    for (int i = 0; i < 5; ++i) ts.push_back(step(req.loop(), c, i * 10, 25 - 5 * i));
+    std::vector<int> v = co_await fastjson::when_all(std::move(ts));
+    std::string out;
+    for (int x : v) out += std::to_string(x) + ",";
+    auto [n, s] = co_await fastjson::when_all(step(req.loop(), c, 7, 1), word(req.loop(), "seven"));
+    res.text(out + std::to_string(n) + s);
+  });
+  app.get("/fail", [&](fastjson::request& req, fastjson::response& res) -> fastjson::task<> {
+    std::vector<fastjson::task<int>> ts;
+    ts.push_back(step(req.loop(), c, 1, 1));
+    ts.push_back(step(req.loop(), c, -2, 1));
+    ts.push_back(step(req.loop(), c, 3, 10));  // still finishes before the rethrow
+    try {
+      (void)co_await fastjson::when_all(std::move(ts));
+      res.text("no error");
+    } catch (const std::runtime_error& e) {
+      res.text(e.what());
+    }
+  });
+  app.get("/sync", [&](fastjson::request&, fastjson::response& res) -> fastjson::task<> {
+    std::vector<fastjson::task<>> ts;
+    for (int i = 0; i < 3; ++i) ts.push_back(nothing(c));
+    std::size_t n = co_await fastjson::when_all(std::move(ts));
+    std::size_t none = co_await fastjson::when_all(std::vector<fastjson::task<>>{});
+    res.text(std::to_string(n) + "/" + std::to_string(none));
+  });
+  fastjson::testing::client cl(app);
+  CHECK(cl.get("/all").body == "0,10,20,30,40,7seven");
+  CHECK(c.most == 5);  // all five were suspended at once
+  CHECK(c.finished == 6);
+  c = {};
+  CHECK(cl.get("/fail").body == "step -2 failed");
+  CHECK(c.finished == 3);
+  c = {};
+  CHECK(cl.get("/sync").body == "3/0");
+  CHECK(c.finished == 3);
+}
+
+TEST_CASE("when_all off any loop, with offloaded work", "[async][when_all]") {
+  std::atomic<int> at_once{0}, most{0};
+  auto job = [&](int v) -> fastjson::task<int> {
+    auto work = [&at_once, &most, v] {  // named: see the GCC 12 note in sharded_cache.h
+      int now = ++at_once;
+      for (int m = most.load(); now > m && !most.compare_exchange_weak(m, now);) {
+      }
+      std::this_thread::sleep_for(200ms);  // long enough for the other job to start meanwhile
+      --at_once;
+      return v * v;
+    };
+    co_return co_await fastjson::offload(work);
+  };
+  std::vector<fastjson::task<int>> ts;
+  for (int i = 1; i <= 2; ++i) ts.push_back(job(i));
+  auto v = fastjson::sync_wait(fastjson::when_all(std::move(ts)));
+  CHECK(v == std::vector<int>{1, 4});
+  CHECK(most.load() == 2);  // the pool has at least two threads
+}
+
+namespace {
+struct never {
+  bool await_ready() const noexcept { return false; }
+  void await_suspend(std::coroutine_handle<>) const noexcept {}
+  int await_resume() const noexcept { return 0; }
+};
+struct alive_guard {
+  int& n;
+  explicit alive_guard(int& c) : n(c) { ++n; }
+  ~alive_guard() { --n; }
+};
+fastjson::task<int> stuck(int& alive) {
+  alive_guard g(alive);
+  co_return co_await never{};
+}
+}  // namespace
+
+TEST_CASE("destroying a coroutine awaiting when_all destroys its unfinished tasks", "[async][when_all]") {
+  int alive = 0;
+  std::vector<fastjson::task<int>> ts;
+  for (int i = 0; i < 3; ++i) ts.push_back(stuck(alive));
+  auto all = fastjson::when_all(std::move(ts));
+  all.start_detached(+[](void*) {}, nullptr);
+  REQUIRE(!all.done());
+  CHECK(alive == 3);  // each is suspended inside its task
+  all = {};
+  CHECK(alive == 0);
+}

@@ -1,7 +1,7 @@
 #pragma once
 /// \file task.h
 /// C++20 coroutines for handlers and middleware: `task<T>`, `sleep`,
-/// `offload`.
+/// `offload`, `when_all`.
 ///
 /// A handler may be written as a coroutine returning `fastjson::task<>`:
 /// \code
@@ -17,6 +17,8 @@
 /// Exceptions propagate to the awaiting coroutine and, for handlers, to the
 /// error handling (recover middleware, 500 problem+json).
 
+#include <array>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <coroutine>
@@ -25,6 +27,8 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
+#include <tuple>
 #include <type_traits>
 #include <utility>
 
@@ -263,6 +267,143 @@ auto offload(Fn fn) {
     }
   };
   return awaiter(std::move(fn));
+}
+
+namespace detail {
+/// Shared by `when_all` and its drivers: the last one to finish resumes the
+/// awaiting coroutine.
+struct when_all_state {
+  std::atomic<std::size_t> left{0};
+  std::coroutine_handle<> parent;
+};
+
+/// Awaits one task of a `when_all`, keeping its outcome; a coroutine of its
+/// own so that every task runs up to its first suspension before the next
+/// one starts.
+struct when_all_driver {
+  struct promise_type {
+    when_all_state* state = nullptr;
+    when_all_driver get_return_object() noexcept {
+      return when_all_driver{std::coroutine_handle<promise_type>::from_promise(*this)};
+    }
+    std::suspend_always initial_suspend() const noexcept { return {}; }
+    auto final_suspend() const noexcept {
+      struct last {
+        bool await_ready() const noexcept { return false; }
+        std::coroutine_handle<> await_suspend(std::coroutine_handle<promise_type> h) noexcept {
+          when_all_state& st = *h.promise().state;
+          if (st.left.fetch_sub(1, std::memory_order_acq_rel) == 1) return st.parent;
+          return std::noop_coroutine();
+        }
+        void await_resume() const noexcept {}
+      };
+      return last{};
+    }
+    void return_void() const noexcept {}
+    void unhandled_exception() const noexcept { std::terminate(); }  // drive() catches
+  };
+  explicit when_all_driver(std::coroutine_handle<promise_type> h) noexcept : h(h) {}
+  when_all_driver(when_all_driver&& o) noexcept : h(std::exchange(o.h, {})) {}
+  when_all_driver& operator=(when_all_driver&&) = delete;
+  ~when_all_driver() {
+    if (h) h.destroy();
+  }
+  std::coroutine_handle<promise_type> h;
+};
+
+template <class T>  // char, not bool, for void: std::vector<bool> has no bool&
+using when_all_slot = std::conditional_t<std::is_void_v<T>, char, std::optional<T>>;
+
+template <class T>
+when_all_driver when_all_drive(task<T>& t, when_all_slot<T>& out, std::exception_ptr& error) {
+  try {
+    if constexpr (std::is_void_v<T>) {
+      co_await std::move(t);
+      out = 1;
+    } else {
+      out.emplace(co_await std::move(t));
+    }
+  } catch (...) {
+    error = std::current_exception();
+  }
+}
+
+/// Starts every driver, then suspends until the last one finishes (or does
+/// not suspend at all if they all finished synchronously).
+struct when_all_awaiter {
+  std::span<when_all_driver> drivers;
+  when_all_state& state;
+  bool await_ready() const noexcept { return drivers.empty(); }
+  bool await_suspend(std::coroutine_handle<> parent) noexcept {
+    state.parent = parent;
+    // One count more than there are drivers, dropped after all started: a
+    // driver finishing during this loop cannot resume `parent` yet.
+    state.left.store(drivers.size() + 1, std::memory_order_relaxed);
+    for (auto& d : drivers) {
+      d.h.promise().state = &state;
+      d.h.resume();
+    }
+    return state.left.fetch_sub(1, std::memory_order_acq_rel) != 1;
+  }
+  void await_resume() const noexcept {}
+};
+}  // namespace detail
+
+/// Runs `tasks` concurrently and returns their results in order once all
+/// have finished. Each task runs up to its first suspension before the next
+/// starts, so on a loop thread N database queries are all queued at once
+/// (spread over the reader threads) instead of one after another:
+/// \code
+///   std::vector<fastjson::task<std::optional<world>>> reads;
+///   for (int i = 0; i < n; ++i) reads.push_back(db->query_one<world>(sql, random_id()));
+///   auto rows = co_await fastjson::when_all(std::move(reads));
+/// \endcode
+/// Every task runs to its end even if one throws; then the first exception
+/// (in `tasks` order) is rethrown and the other results are dropped.
+/// Destroying the awaiting coroutine destroys the unfinished tasks. For
+/// `task<void>` the result is the number of tasks.
+template <class T>
+auto when_all(std::vector<task<T>> tasks)
+    -> task<std::conditional_t<std::is_void_v<T>, std::size_t, std::vector<T>>> {
+  const std::size_t n = tasks.size();
+  std::vector<detail::when_all_slot<T>> out(n);
+  std::vector<std::exception_ptr> errors(n);
+  std::vector<detail::when_all_driver> drivers;
+  drivers.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) drivers.push_back(detail::when_all_drive(tasks[i], out[i], errors[i]));
+  detail::when_all_state state;
+  detail::when_all_awaiter all{drivers, state};  // a named local (see sharded_cache.h on GCC 12)
+  co_await all;
+  for (auto& e : errors)
+    if (e) std::rethrow_exception(e);
+  if constexpr (std::is_void_v<T>) {
+    co_return n;
+  } else {
+    std::vector<T> values;
+    values.reserve(n);
+    for (auto& v : out) values.push_back(std::move(*v));
+    co_return values;
+  }
+}
+
+/// `when_all` for tasks of different types: a tuple of their results.
+/// (`task<void>` is not accepted here; use the vector form.)
+template <class... T>
+task<std::tuple<T...>> when_all(task<T>... tasks) {
+  static_assert((!std::is_void_v<T> && ...), "when_all(task<void>, ...): use when_all(std::vector<task<void>>)");
+  std::tuple<task<T>...> ts(std::move(tasks)...);
+  std::tuple<detail::when_all_slot<T>...> out;
+  std::array<std::exception_ptr, sizeof...(T)> errors;
+  auto drivers = [&]<std::size_t... I>(std::index_sequence<I...>) {
+    return std::array<detail::when_all_driver, sizeof...(T)>{
+        detail::when_all_drive(std::get<I>(ts), std::get<I>(out), errors[I])...};
+  }(std::index_sequence_for<T...>{});
+  detail::when_all_state state;
+  detail::when_all_awaiter all{drivers, state};  // a named local (see sharded_cache.h on GCC 12)
+  co_await all;
+  for (auto& e : errors)
+    if (e) std::rethrow_exception(e);
+  co_return std::apply([](auto&... v) { return std::tuple<T...>(std::move(*v)...); }, out);
 }
 
 /// Runs `t` to completion from a thread that runs no loop (main(), a test,

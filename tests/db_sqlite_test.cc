@@ -313,6 +313,29 @@ TEST_CASE("sqlite transactions commit, and roll back on exception", "[db]") {
   CHECK(sync_wait(db->query_value<int>("SELECT count(*) FROM todos")) == 1);
 }
 
+TEST_CASE("sqlite read(): several statements, one snapshot, one hop to a reader", "[db]") {
+  temp_db f;
+  auto db = sqlite::open({.path = f.path, .migrations = todo_schema});
+  sync_wait(db->execute("INSERT INTO todos(title) VALUES(?)", "one"));
+  auto seen = sync_wait(db->read([&db](sqlite::connection& c) {
+    CHECK_FALSE(c.is_writer());
+    auto before = c.query_value<int>("SELECT count(*) FROM todos");
+    // A write committed meanwhile (the writer is another thread) is not
+    // seen inside this read: it began on the snapshot before it.
+    sync_wait(db->execute("INSERT INTO todos(title) VALUES(?)", "two"));
+    auto after = c.query_value<int>("SELECT count(*) FROM todos");
+    auto title = c.query_value<std::string>("SELECT title FROM todos WHERE id = 1");
+    return std::tuple(before.value_or(-1), after.value_or(-1), title.value_or(""));
+  }));
+  CHECK(seen == std::tuple(1, 1, std::string("one")));
+  CHECK(sync_wait(db->query_value<int>("SELECT count(*) FROM todos")) == 2);  // a new snapshot
+  // A write inside read() is refused and nothing changes; the reader stays usable.
+  CHECK_THROWS_AS(sync_wait(db->read([](sqlite::connection& c) { c.execute("DELETE FROM todos"); })),
+                  fastjson::db::error);
+  CHECK(sync_wait(db->read([](sqlite::connection& c) { return c.query_value<int>("SELECT count(*) FROM todos"); })) ==
+        2);
+}
+
 TEST_CASE("sqlite routes writing statements sent to query() to the writer", "[db]") {
   temp_db f;
   auto db = sqlite::open({.path = f.path, .migrations = todo_schema});

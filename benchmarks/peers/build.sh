@@ -8,6 +8,8 @@
 #                                          the TechEmpower database tests, started as
 #                                          `BIN PORT DB` by benchmarks/tfb/load.sh --peer
 #   rust-hyper                             hyper 0.14 + tokio current_thread + serde_json
+#   rust-sqlite (into build/db/)           hyper 0.14 + tokio + rusqlite (spawn_blocking):
+#                                          the database tests, `BIN PORT DB` like go-sqlite
 #   node-http node-fastify                 one Node process each
 #   pistache beast                         C++ (Debian libpistache-dev, libboost-dev)
 #
@@ -83,6 +85,20 @@ if wanted rust-hyper; then
   elif (cd rust-hyper && cargo build --release --offline --quiet); then
     cp rust-hyper/target/release/rust-hyper "$out/rust-hyper" && ok rust-hyper
   else skip rust-hyper "cargo build --offline failed against /usr/share/cargo/registry (see above)"; fi
+fi
+
+# --- Rust database peer: hyper + rusqlite (Debian librust-rusqlite-dev).
+if wanted rust-sqlite; then
+  command -v cargo >/dev/null || need_apt cargo || true
+  mkdir -p "$out/db"
+  if ! need_apt librust-hyper-dev librust-tokio-dev librust-serde-json-dev librust-serde-derive-dev \
+         librust-rusqlite-dev libsqlite3-dev; then
+    skip rust-sqlite "Debian librust-rusqlite-dev not installable"; rm -f "$out/db/rust-sqlite"
+  elif ! command -v cargo >/dev/null; then skip rust-sqlite "no cargo"; rm -f "$out/db/rust-sqlite"
+  elif fresh "$out/db/rust-sqlite" rust-sqlite/src/main.rs rust-sqlite/Cargo.toml; then ok rust-sqlite
+  elif (cd rust-sqlite && cargo build --release --offline --quiet); then
+    cp rust-sqlite/target/release/rust-sqlite "$out/db/rust-sqlite" && ok rust-sqlite
+  else skip rust-sqlite "cargo build --offline failed (see above)"; rm -f "$out/db/rust-sqlite"; fi
 fi
 
 # --- Node: node:http and Fastify, each a wrapper running one node process.

@@ -148,21 +148,18 @@ std::shared_ptr<fastjson::cache::sharded_cache> make_world_cache(fastjson::db::s
 }
 
 namespace {
-// `n` random World rows, one query each, issued together: when_all queues
-// them all before the first answer comes back, so the reader threads work
-// on them side by side and the loop collects several answers per wake-up.
-task<std::vector<world>> read_random_worlds(fastjson::db::sqlite& db, int n) {
-  std::vector<task<std::optional<world>>> reads;
-  reads.reserve(static_cast<std::size_t>(n));
-  for (int i = 0; i < n; ++i) reads.push_back(db.query_one<world>(select_world, random_1_10000()));
-  std::vector<std::optional<world>> found = co_await fastjson::when_all(std::move(reads));
+// `n` random World rows, one query each (no IN (...), no row cache), all
+// run on one db thread in one hop; the caller's connection decides which
+// (a reader snapshot for /queries, the write transaction for /updates).
+std::vector<world> read_random_worlds(fastjson::db::sqlite::connection& c, int n) {
   std::vector<world> rows;
-  rows.reserve(found.size());
-  for (auto& w : found) {
+  rows.reserve(static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    auto w = c.query_one<world>(select_world, random_1_10000());
     if (!w) throw std::runtime_error("tfb: World row missing");
     rows.push_back(*w);
   }
-  co_return rows;
+  return rows;
 }
 }  // namespace
 
@@ -181,9 +178,10 @@ void install_routes(fastjson::app& app, std::shared_ptr<fastjson::db::sqlite> db
     res.json(*w);
   });
 
-  // One query per row (no IN (...), no row cache), all of them queued at once.
+  // One query per row, all in one read() job on a reader thread.
   app.get("/queries", [db](request& req, response& res) -> task<> {
-    res.json(co_await read_random_worlds(*db, clamp_count(req.query("queries"))));
+    int n = clamp_count(req.query("queries"));
+    res.json(co_await db->read([n](fastjson::db::sqlite::connection& c) { return read_random_worlds(c, n); }));
   });
 
   app.get("/fortunes", [db](request&, response& res) -> task<> {
@@ -193,38 +191,35 @@ void install_routes(fastjson::app& app, std::shared_ptr<fastjson::db::sqlite> db
   });
 
   // Reads each row with its own query, gives it a new number (always a
-  // different one, so every row really changes), then writes all of them in
-  // one transaction on the writer: one commit per request, not per row.
+  // different one, so every row really changes), then writes all of them:
+  // one write transaction on the writer, one commit and one hop per
+  // request, not per row.
   app.get("/updates", [db](request& req, response& res) -> task<> {
-    std::vector<world> rows = co_await read_random_worlds(*db, clamp_count(req.query("queries")));
-    for (world& w : rows) {
-      std::int64_t old = w.randomNumber;
-      do w.randomNumber = random_1_10000();
-      while (w.randomNumber == old);
-    }
-    // The same id may be drawn twice: give every copy the number written
-    // last, so the response says what the database holds. Writing in id
-    // order is the usual habit (it avoids deadlocks on databases with row
-    // locks).
-    std::vector<world*> order;
-    order.reserve(rows.size());
-    for (world& w : rows) order.push_back(&w);
-    std::stable_sort(order.begin(), order.end(), [](const world* a, const world* b) { return a->id < b->id; });
-    for (std::size_t i = 0; i < order.size();) {
-      std::size_t j = i;
-      while (j + 1 < order.size() && order[j + 1]->id == order[i]->id) ++j;
-      for (std::size_t k = i; k < j; ++k) order[k]->randomNumber = order[j]->randomNumber;
-      i = j + 1;
-    }
-    co_await db->transaction([&order](fastjson::db::sqlite::connection& c) {
-      const world* prev = nullptr;
-      for (const world* w : order) {
-        if (prev && prev->id == w->id) continue;
-        c.execute(update_world, w->randomNumber, w->id);
-        prev = w;
+    int n = clamp_count(req.query("queries"));
+    res.json(co_await db->transaction([n](fastjson::db::sqlite::connection& c) {
+      std::vector<world> rows = read_random_worlds(c, n);
+      for (world& w : rows) {
+        std::int64_t old = w.randomNumber;
+        do w.randomNumber = random_1_10000();
+        while (w.randomNumber == old);
       }
-    });
-    res.json(rows);
+      // The same id may be drawn twice: give every copy the number written
+      // last, so the response says what the database holds. Writing in id
+      // order is the usual habit (it avoids deadlocks on databases with row
+      // locks).
+      std::vector<world*> order;
+      order.reserve(rows.size());
+      for (world& w : rows) order.push_back(&w);
+      std::stable_sort(order.begin(), order.end(), [](const world* a, const world* b) { return a->id < b->id; });
+      for (std::size_t i = 0; i < order.size();) {
+        std::size_t j = i;
+        while (j + 1 < order.size() && order[j + 1]->id == order[i]->id) ++j;
+        for (std::size_t k = i; k < j; ++k) order[k]->randomNumber = order[j]->randomNumber;
+        c.execute(update_world, order[j]->randomNumber, order[j]->id);
+        i = j + 1;
+      }
+      return rows;
+    }));
   });
 
   // Rows come from the cache as their JSON text; a miss (the row was

@@ -331,6 +331,7 @@ sqlite::stats sqlite::statistics() const noexcept {
 const sqlite::options& sqlite::config() const noexcept { return impl_->opts; }
 
 void sqlite::begin(connection& c) { c.execute("BEGIN IMMEDIATE"); }
+void sqlite::begin_read(connection& c) { c.execute("BEGIN"); }
 void sqlite::commit(connection& c) { c.execute("COMMIT"); }
 void sqlite::rollback(connection& c) noexcept {
   // After some errors (SQLITE_FULL, IOERR, ...) SQLite has already rolled back.

@@ -581,23 +581,22 @@ class sqlite : public std::enable_shared_from_this<sqlite> {
   auto transaction(Fn body) -> task<std::invoke_result_t<Fn&, connection&>> {
     using R = std::invoke_result_t<Fn&, connection&>;
     auto keep = shared_from_this();
-    auto work = [&body](connection& c) -> R {
-      begin(c);
-      try {
-        if constexpr (std::is_void_v<R>) {
-          body(c);
-          commit(c);
-        } else {
-          R r = body(c);
-          commit(c);
-          return r;
-        }
-      } catch (...) {
-        rollback(c);
-        throw;
-      }
-    };
+    auto work = [&body](connection& c) -> R { return in_transaction<R>(c, body, &begin); };
     co_return co_await op<R, decltype(work)>(*impl_, detail::target::writer, nullptr, work);
+  }
+
+  /// Runs `body(connection&)` on a reader thread (the writer if there are
+  /// none) inside one read transaction (BEGIN ... COMMIT): every statement
+  /// in it sees the same snapshot, and the whole body is one hop to a db
+  /// thread and back, however many statements it runs. The body is
+  /// synchronous like a `transaction` body; a write in it fails with
+  /// SQLITE_READONLY (readers are opened query_only).
+  template <class Fn>
+  auto read(Fn body) -> task<std::invoke_result_t<Fn&, connection&>> {
+    using R = std::invoke_result_t<Fn&, connection&>;
+    auto keep = shared_from_this();
+    auto work = [&body](connection& c) -> R { return in_transaction<R>(c, body, &begin_read); };
+    co_return co_await op<R, decltype(work)>(*impl_, detail::target::reader, nullptr, work);
   }
 
   /// Readiness check: `SELECT 1` on a reader (on the writer if there are
@@ -678,6 +677,25 @@ class sqlite : public std::enable_shared_from_this<sqlite> {
   }
 
   static void begin(connection& c);
+  static void begin_read(connection& c);
+  // open(c); body(c); COMMIT -- or ROLLBACK and rethrow.
+  template <class R, class Fn>
+  static R in_transaction(connection& c, Fn& body, void (*open)(connection&)) {
+    open(c);
+    try {
+      if constexpr (std::is_void_v<R>) {
+        body(c);
+        commit(c);
+      } else {
+        R r = body(c);
+        commit(c);
+        return r;
+      }
+    } catch (...) {
+      rollback(c);
+      throw;
+    }
+  }
   static void commit(connection& c);
   static void rollback(connection& c) noexcept;
 

@@ -275,16 +275,19 @@ void install_routes(fastjson::app& app, db_ptr db) {
     page.offset = query_int(req, "offset", 0, 0, INT64_MAX);
     std::optional<bool> done;
     if (req.query("done")) done = req.query<bool>("done", false);  // not true/false -> 400
-    if (done) {
-      page.items = co_await db->query<todo>("SELECT * FROM todos WHERE done = ? ORDER BY id LIMIT ? OFFSET ?",
-                                            *done, page.limit, page.offset);
-      page.total =
-          (co_await db->query_value<std::int64_t>("SELECT count(*) FROM todos WHERE done = ?", *done)).value_or(0);
-    } else {
-      page.items = co_await db->query<todo>("SELECT * FROM todos ORDER BY id LIMIT ? OFFSET ?", page.limit,
-                                            page.offset);
-      page.total = (co_await db->query_value<std::int64_t>("SELECT count(*) FROM todos")).value_or(0);
-    }
+    // The page and its total from one snapshot (a write committed between
+    // two separate queries would make them disagree), in one hop to a reader.
+    auto fill = [&page, done](connection& c) {
+      if (done) {
+        page.items = c.query<todo>("SELECT * FROM todos WHERE done = ? ORDER BY id LIMIT ? OFFSET ?", *done,
+                                   page.limit, page.offset);
+        page.total = c.query_value<std::int64_t>("SELECT count(*) FROM todos WHERE done = ?", *done).value_or(0);
+      } else {
+        page.items = c.query<todo>("SELECT * FROM todos ORDER BY id LIMIT ? OFFSET ?", page.limit, page.offset);
+        page.total = c.query_value<std::int64_t>("SELECT count(*) FROM todos").value_or(0);
+      }
+    };
+    co_await db->read(fill);
     res.json(page);
   });
 

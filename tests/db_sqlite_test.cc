@@ -336,6 +336,54 @@ TEST_CASE("sqlite read(): several statements, one snapshot, one hop to a reader"
         2);
 }
 
+TEST_CASE("sqlite job_timeout_ms cuts off a runaway query or transaction", "[db]") {
+  temp_db f;
+  auto db = sqlite::open({.path = f.path, .migrations = todo_schema, .job_timeout_ms = 200});
+  const char* runaway =
+      "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 4000000000) SELECT count(*) FROM c";
+  auto timed_out = [](auto&& awaitable) {
+    try {
+      sync_wait(std::move(awaitable));
+    } catch (const fastjson::db::error& e) {
+      CHECK(e.code() == 9);  // SQLITE_INTERRUPT
+      CHECK_THAT(e.what(), Catch::Contains("job_timeout_ms (200 ms)"));
+      return e.is_timeout();
+    }
+    return false;
+  };
+  auto t0 = std::chrono::steady_clock::now();
+  // One long statement: interrupted by the progress handler.
+  CHECK(timed_out(db->query_value<std::int64_t>(runaway)));
+  // Many short statements, each far below the limit: refused at the next
+  // statement after the deadline, and the transaction rolls back.
+  CHECK(timed_out(db->transaction([](sqlite::connection& c) {
+    for (int i = 0;; ++i) c.execute("INSERT INTO todos(title) VALUES(?)", "spam" + std::to_string(i));
+  })));
+  // A body that swallows the interruption still reports the timeout.
+  CHECK(timed_out(db->read([&](sqlite::connection& c) {
+    try {
+      (void)c.query_value<std::int64_t>(runaway);
+    } catch (const fastjson::db::error&) {
+    }
+    return 0;
+  })));
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(20));
+  // The connections work afterwards, nothing of the transaction is left,
+  // and a fast job is not affected by the limit.
+  CHECK(sync_wait(db->query_value<int>("SELECT count(*) FROM todos")) == 0);
+  CHECK(sync_wait(db->transaction([](sqlite::connection& c) {
+          c.execute("INSERT INTO todos(title) VALUES(?)", "kept");
+          return c.query_value<int>("SELECT count(*) FROM todos");
+        })) == 1);
+  // A plain db::error is not a timeout.
+  try {
+    sync_wait(db->execute("INSERT INTO nowhere VALUES (1)"));
+    FAIL("no error");
+  } catch (const fastjson::db::error& e) {
+    CHECK_FALSE(e.is_timeout());
+  }
+}
+
 TEST_CASE("sqlite routes writing statements sent to query() to the writer", "[db]") {
   temp_db f;
   auto db = sqlite::open({.path = f.path, .migrations = todo_schema});

@@ -39,6 +39,15 @@ struct connection_impl {
   bool writer = false;
   std::size_t cache_limit = 256;
   std::unordered_map<std::string, std::unique_ptr<statement>, string_hash, std::equal_to<>> cache;
+  // options::job_timeout_ms: the running job's deadline (max() when none),
+  // checked by the progress handler and at every prepare; `timed_out` says
+  // it fired. Past it every statement of the job is refused; the db thread
+  // rolls back an open transaction with sqlite3_exec, which passes neither.
+  int job_timeout_ms = 0;
+  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
+  bool timed_out = false;
+  /// The error a timed-out job reports.
+  error timeout_error() const;
   // Counters read by sqlite::statistics() from other threads.
   std::atomic<std::uint64_t> prepared{0};
   std::atomic<std::uint64_t> hits{0};

@@ -154,16 +154,25 @@ void worker_group::run(connection_impl& c, sqlite_impl& owner) {
       jobs_.pop_front();
     }
     if (!owner.begin(j, c)) continue;  // withdrawn while queued
+    if (c.job_timeout_ms > 0) {
+      c.timed_out = false;
+      c.deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(c.job_timeout_ms);
+    }
     try {
       if (!j->run(c)) {
         // A write sent to a reader (e.g. INSERT ... RETURNING via query):
         // hand it to the writer, which outlives the readers at shutdown.
+        c.deadline = std::chrono::steady_clock::time_point::max();
         owner.hand_off(j);
         continue;
       }
     } catch (...) {
       j->error = std::current_exception();
     }
+    c.deadline = std::chrono::steady_clock::time_point::max();
+    // Whatever the body made of the interruption (SQLITE_INTERRUPT, or a
+    // caught error and a different one later), the awaiter learns it timed out.
+    if (c.timed_out) j->error = std::make_exception_ptr(c.timeout_error());
     // Safety net: a job must never leave its connection inside a transaction
     // (a stray "BEGIN" through execute()); roll back and report it.
     if (!sqlite3_get_autocommit(c.db)) {
@@ -213,6 +222,18 @@ std::unique_ptr<connection_impl> open_connection(const sqlite::options& o, bool 
       throw error(SQLITE_ERROR, fmt::format("db: could not enable WAL on '{}' (journal_mode={})", path, mode));
   }
   c->exec(o.synchronous_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
+  if (o.job_timeout_ms > 0) {
+    c->job_timeout_ms = o.job_timeout_ms;
+    sqlite3_progress_handler(
+        c->db, 1000,
+        [](void* p) -> int {
+          auto* self = static_cast<connection_impl*>(p);
+          if (std::chrono::steady_clock::now() < self->deadline) return 0;
+          self->timed_out = true;
+          return 1;  // SQLITE_INTERRUPT for the running statement
+        },
+        c.get());
+  }
   c->exec("PRAGMA foreign_keys=ON");
   // Readers refuse writes outright: a routing mistake becomes an error
   // (SQLITE_READONLY), never a second writer competing for the lock.

@@ -69,7 +69,19 @@ void check(sqlite3* db, int rc, std::string_view context) {
   if (rc != SQLITE_OK) throw make_error(db, rc, context);
 }
 
+error connection_impl::timeout_error() const {
+  return error(SQLITE_INTERRUPT,
+               fmt::format("db: the job ran longer than job_timeout_ms ({} ms) and was interrupted", job_timeout_ms),
+               constraint_kind::none, false, true);
+}
+
 statement& connection_impl::prepare(std::string_view sql, bool count_hit) {
+  // A job of many short statements never trips the progress handler (it
+  // counts steps within one statement): check the deadline here too.
+  if (deadline != std::chrono::steady_clock::time_point::max() && std::chrono::steady_clock::now() >= deadline) {
+    timed_out = true;
+    throw timeout_error();
+  }
   if (auto it = cache.find(sql); it != cache.end()) {
     if (count_hit) hits.fetch_add(1, std::memory_order_relaxed);
     return *it->second;

@@ -60,8 +60,8 @@ enum class constraint_kind { none, unique, primary_key, check, foreign_key, not_
 class error : public std::runtime_error {
  public:
   error(int code, const std::string& message, constraint_kind c = constraint_kind::none,
-        bool mapping = false)
-      : std::runtime_error(message), code_(code), constraint_(c), mapping_(mapping) {}
+        bool mapping = false, bool timeout = false)
+      : std::runtime_error(message), code_(code), constraint_(c), mapping_(mapping), timeout_(timeout) {}
 
   /// The SQLite extended result code.
   int code() const noexcept { return code_; }
@@ -74,11 +74,15 @@ class error : public std::runtime_error {
   /// True when a result row did not fit the requested type (missing column,
   /// NULL into a non-optional, wrong storage class, out of range).
   bool is_mapping() const noexcept { return mapping_; }
+  /// True when the job ran past `options::job_timeout_ms` and was cut off
+  /// (code SQLITE_INTERRUPT); typically answered 503.
+  bool is_timeout() const noexcept { return timeout_; }
 
  private:
   int code_;
   constraint_kind constraint_;
   bool mapping_;
+  bool timeout_;
 };
 
 /// Bytes for BLOB columns (bind it, or a std::span<const std::byte>).
@@ -438,6 +442,14 @@ class sqlite : public std::enable_shared_from_this<sqlite> {
     std::vector<std::string> migrations = {};
     /// Prepared statements kept per connection (the cache is cleared when full).
     int statement_cache_size = 256;
+    /// Longest a job may run on its db thread: one awaited statement, or a
+    /// whole `transaction` / `read` body. Past it the running statement is
+    /// interrupted (checked every 1000 SQLite VM steps) and any later one
+    /// refused, a transaction rolls back, and the awaiter gets a db::error
+    /// with is_timeout() (code SQLITE_INTERRUPT). A runaway query then frees
+    /// its thread instead of holding it. 0 = no limit. Migrations at open
+    /// are not limited.
+    int job_timeout_ms = 0;
   };
 
   /// Statement-cache counters, summed over all connections.

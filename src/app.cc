@@ -276,6 +276,18 @@ void app_core::handle_exception(request_slot& slot, std::exception_ptr e) {
     write_problem(res, he.status(), he.detail(), he.errors());
   } catch (...) {
     if (res.sent()) return;
+    for (auto& map : exception_mappers) {
+      bool answered = false;
+      try {
+        res.reset();  // a mapper starts from a clean response
+        answered = map(e, slot.req, res);
+      } catch (const std::exception& ex) {
+        std::fprintf(stderr, "fastjson: exception mapper threw: %s\n", ex.what());
+      } catch (...) {
+        std::fprintf(stderr, "fastjson: exception mapper threw\n");
+      }
+      if (answered && !res.sent()) return;
+    }
     write_problem(res, 500, "the server failed to handle this request", {});
     res.set_error(e);
   }
@@ -361,6 +373,10 @@ app& app::not_found(handler h) {
 }
 app& app::method_not_allowed(handler h) {
   core_->method_not_allowed = std::move(h);
+  return *this;
+}
+app& app::on_exception(exception_mapper fn) {
+  core_->exception_mappers.push_back(std::move(fn));
   return *this;
 }
 

@@ -57,6 +57,7 @@ class app_core {
   std::vector<group_entry> groups;
   router tree;
   handler not_found, method_not_allowed;
+  std::vector<exception_mapper> exception_mappers;  // app::on_exception, in order
   // The pseudo-routes for 404/405/OPTIONS/redirects: app-level middleware only.
   route_entry fallback;
   std::atomic<bool> stop_requested{false};

@@ -508,3 +508,82 @@ TEST_CASE("middleware: rate_limit per client address", "[middleware]") {
   client.set_peer_address("10.0.0.1");
   CHECK(client.get("/x").status == 429);
 }
+
+namespace {
+struct out_of_stock : std::runtime_error {
+  explicit out_of_stock(int n) : std::runtime_error("out of stock"), left(n) {}
+  int left;
+};
+struct backorder : out_of_stock {
+  backorder() : out_of_stock(0) {}
+};
+}  // namespace
+
+TEST_CASE("app: on_exception maps escaped exceptions to responses", "[middleware][errors]") {
+  int tried = 0;
+  bool after_saw_error = true;
+  fastjson::app app;
+  app.use(fastjson::make_middleware([](fastjson::request&, fastjson::response&) { return true; },
+                                    [&](fastjson::request&, fastjson::response& res) {
+                                      after_saw_error = static_cast<bool>(res.error());
+                                    }));
+  // Tried first for everything: passes everything on.
+  app.on_exception([&](std::exception_ptr, fastjson::request&, fastjson::response& res) {
+    ++tried;
+    res.text("half written, then declined");
+    return false;
+  });
+  app.on_exception<out_of_stock>([](const out_of_stock& e, fastjson::request& req, fastjson::response& res) {
+    if (req.path() == "/declined") return false;
+    res.problem(409, "only " + std::to_string(e.left) + " left");
+    return true;
+  });
+  app.on_exception<std::logic_error>([](const std::logic_error&, fastjson::request&, fastjson::response&) -> bool {
+    throw std::runtime_error("the mapper itself fails");
+  });
+  app.get("/sync", [](fastjson::request&, fastjson::response& res) {
+    res.text("partial");
+    throw out_of_stock(3);
+  });
+  app.get("/derived", [](fastjson::request&, fastjson::response&) { throw backorder(); });
+  app.get("/async", [](fastjson::request& req, fastjson::response&) -> fastjson::task<> {
+    co_await fastjson::sleep(req.loop(), 1ms);
+    throw out_of_stock(1);
+  });
+  app.get("/declined", [](fastjson::request&, fastjson::response&) { throw out_of_stock(5); });
+  app.get("/other", [](fastjson::request&, fastjson::response&) { throw std::runtime_error("nope"); });
+  app.get("/mapper-throws", [](fastjson::request&, fastjson::response&) { throw std::logic_error("x"); });
+  app.get("/http", [](fastjson::request&, fastjson::response&) { throw fastjson::http_error(418, "teapot"); });
+  app.get("/before", [](fastjson::request&, fastjson::response& res) { res.text("unreached"); },
+          {fastjson::make_middleware([](fastjson::request&, fastjson::response&) -> bool { throw out_of_stock(7); })});
+  fastjson::testing::client client(app);
+
+  auto r = client.get("/sync");
+  CHECK(r.status == 409);
+  CHECK(r.header("content-type") == "application/problem+json");
+  CHECK(r.body.find("only 3 left") != std::string::npos);
+  CHECK(r.body.find("partial") == std::string::npos);  // the handler's partial response is gone
+  CHECK(r.body.find("declined") == std::string::npos);  // and so is the declining mapper's
+  CHECK_FALSE(after_saw_error);                          // mapped = handled
+  CHECK(tried == 1);
+
+  CHECK(client.get("/derived").status == 409);  // a derived type matches
+  CHECK(client.get("/async").status == 409);    // thrown after a suspension
+  CHECK(client.get("/before").status == 409);   // thrown by a middleware `before`
+
+  // Declined by every mapper, not of a mapped type, or a mapper that throws:
+  // the default 500, with the exception visible to `after`s.
+  for (const char* path : {"/declined", "/other", "/mapper-throws"}) {
+    INFO(path);
+    after_saw_error = false;
+    auto d = client.get(path);
+    CHECK(d.status == 500);
+    CHECK(d.body.find("the server failed to handle this request") != std::string::npos);
+    CHECK(after_saw_error);
+  }
+
+  // http_error never reaches the mappers.
+  int before = tried;
+  CHECK(client.get("/http").status == 418);
+  CHECK(tried == before);
+}

@@ -14,7 +14,9 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <future>
 #include <memory>
+#include <thread>
 #include <string>
 
 // The service's routes are compiled into the test binary directly, so this
@@ -409,6 +411,31 @@ TEST_CASE("todos: healthz and readyz", "[todos]") {
     problem(s.c().get("/readyz"), 503);
     problem(s.c().get("/api/todos"), 503);
   }
+}
+
+TEST_CASE("todos: a database locked by another process answers 503 with Retry-After", "[todos]") {
+  service s;
+  REQUIRE(s.c().post("/api/todos", R"({"title":"before"})").status == 201);
+  // Another connection (as another process would) holds the write lock
+  // longer than busy_timeout_ms (without the service's job_timeout_ms).
+  auto other = fastjson::db::sqlite::open({.path = s.file.path, .migrations = todos::migrations()});
+  std::promise<void> locked, release;
+  std::thread holder([&] {
+    fastjson::sync_wait(other->transaction([&](fastjson::db::sqlite::connection& c) {
+      c.execute("INSERT INTO todos(title, done, created_at, updated_at, version) VALUES('held', 0, '', '', 1)");
+      locked.set_value();
+      release.get_future().wait();
+    }));
+  });
+  locked.get_future().wait();
+  auto r = s.c().post("/api/todos", R"({"title":"blocked"})");  // waits busy_timeout_ms (5 s)
+  release.set_value();
+  holder.join();
+  auto p = problem(r, 503);
+  CHECK(r.header("retry-after") == "1");
+  CHECK(p.detail == "the database is busy; retry shortly");
+  // Reads were never blocked (WAL), and writes work again.
+  CHECK(s.c().post("/api/todos", R"({"title":"after"})").status == 201);
 }
 
 TEST_CASE("todos: data survives reopening the database", "[todos]") {

@@ -241,11 +241,27 @@ std::vector<std::string> migrations() {
 }
 
 std::shared_ptr<fastjson::db::sqlite> open_database(const std::string& path, bool synchronous_full) {
-  return fastjson::db::sqlite::open(
-      {.path = path, .synchronous_full = synchronous_full, .migrations = migrations()});
+  // No request of this service needs more than a few milliseconds of
+  // SQLite; a job still running after 5 s is stuck behind another process's
+  // lock or runaway, and is cut off (answered 503 below) instead of holding
+  // a db thread.
+  return fastjson::db::sqlite::open({.path = path,
+                                     .synchronous_full = synchronous_full,
+                                     .migrations = migrations(),
+                                     .job_timeout_ms = 5000});
 }
 
 void install_routes(fastjson::app& app, db_ptr db) {
+  // The database busy (locked by another process past busy_timeout_ms) or
+  // a job past job_timeout_ms: the client may retry, so 503, not 500.
+  app.on_exception<fastjson::db::error>([](const fastjson::db::error& e, request&, response& res) {
+    constexpr int sqlite_busy = 5, sqlite_locked = 6;
+    if (!e.is_timeout() && e.primary_code() != sqlite_busy && e.primary_code() != sqlite_locked) return false;
+    res.problem(503, "the database is busy; retry shortly");
+    res.header("Retry-After", "1");
+    return true;
+  });
+
   app.get("/healthz", [](request&, response& res) { res.json(status_body{"ok"}); });
 
   app.get("/readyz", [db](request&, response& res) -> task<> {

@@ -64,6 +64,11 @@ class handler {
   async_fn async_;
 };
 
+/// Answers an exception that escaped a handler or a middleware `before`:
+/// responds (e.g. `res.problem(503, ...)`) and returns true, or returns
+/// false to pass it on. See app::on_exception.
+using exception_mapper = std::function<bool(std::exception_ptr, request&, response&)>;
+
 /// One row of the printed route table.
 struct route_info {
   method verb;
@@ -126,6 +131,40 @@ class app {
   app& not_found(handler h);
   /// Replaces the default 405 handler (the Allow header is already set).
   app& method_not_allowed(handler h);
+
+  /// Maps exceptions that escape a handler or a middleware `before` (sync
+  /// or coroutine) to responses, instead of the default 500. Mappers are
+  /// tried in the order added; the first that returns true has answered
+  /// (whatever it wrote replaces any partial response). One that returns
+  /// false, or throws, passes the exception on; if none answers, the
+  /// default 500 problem it is, with `res.error()` set for `after`s (a
+  /// mapped exception is handled: `res.error()` stays empty). `http_error`
+  /// never reaches mappers: it always becomes its own status. Add mappers
+  /// before run(); they run on loop threads.
+  /// \code
+  ///   app.on_exception<fastjson::db::error>([](const fastjson::db::error& e, fastjson::request&,
+  ///                                            fastjson::response& res) {
+  ///     if (!e.is_timeout()) return false;
+  ///     res.problem(503, "the database is busy");
+  ///     return true;
+  ///   });
+  /// \endcode
+  app& on_exception(exception_mapper fn);
+  /// Typed form: `fn(const E&, request&, response&) -> bool`, tried only for
+  /// exceptions of type E (or derived from it).
+  template <class E, class Fn>
+    requires std::is_invocable_r_v<bool, Fn&, const E&, request&, response&>
+  app& on_exception(Fn fn) {
+    return on_exception([fn = std::move(fn)](std::exception_ptr e, request& req, response& res) mutable -> bool {
+      try {
+        std::rethrow_exception(e);
+      } catch (const E& x) {
+        return fn(x, req, res);
+      } catch (...) {
+        return false;
+      }
+    });
+  }
 
   /// The route table: method, pattern, middleware count (app + groups + route).
   std::vector<route_info> routes() const;

@@ -286,7 +286,7 @@ void app_core::handle_exception(request_slot& slot, std::exception_ptr e) {
       } catch (...) {
         std::fprintf(stderr, "fastjson: exception mapper threw\n");
       }
-      if (answered && !res.sent()) return;
+      if (answered || res.sent()) return;  // a response already on the wire cannot be replaced
     }
     write_problem(res, 500, "the server failed to handle this request", {});
     res.set_error(e);

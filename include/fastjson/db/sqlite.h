@@ -591,10 +591,7 @@ class sqlite : public std::enable_shared_from_this<sqlite> {
   /// await anything, and should not block on anything but the database.
   template <class Fn>
   auto transaction(Fn body) -> task<std::invoke_result_t<Fn&, connection&>> {
-    using R = std::invoke_result_t<Fn&, connection&>;
-    auto keep = shared_from_this();
-    auto work = [&body](connection& c) -> R { return in_transaction<R>(c, body, &begin); };
-    co_return co_await op<R, decltype(work)>(*impl_, detail::target::writer, nullptr, work);
+    return run_body(std::move(body), detail::target::writer, &begin);
   }
 
   /// Runs `body(connection&)` on a reader thread (the writer if there are
@@ -605,10 +602,7 @@ class sqlite : public std::enable_shared_from_this<sqlite> {
   /// SQLITE_READONLY (readers are opened query_only).
   template <class Fn>
   auto read(Fn body) -> task<std::invoke_result_t<Fn&, connection&>> {
-    using R = std::invoke_result_t<Fn&, connection&>;
-    auto keep = shared_from_this();
-    auto work = [&body](connection& c) -> R { return in_transaction<R>(c, body, &begin_read); };
-    co_return co_await op<R, decltype(work)>(*impl_, detail::target::reader, nullptr, work);
+    return run_body(std::move(body), detail::target::reader, &begin_read);
   }
 
   /// Readiness check: `SELECT 1` on a reader (on the writer if there are
@@ -690,26 +684,32 @@ class sqlite : public std::enable_shared_from_this<sqlite> {
 
   static void begin(connection& c);
   static void begin_read(connection& c);
-  // open(c); body(c); COMMIT -- or ROLLBACK and rethrow.
-  template <class R, class Fn>
-  static R in_transaction(connection& c, Fn& body, void (*open)(connection&)) {
-    open(c);
-    try {
-      if constexpr (std::is_void_v<R>) {
-        body(c);
-        commit(c);
-      } else {
-        R r = body(c);
-        commit(c);
-        return r;
-      }
-    } catch (...) {
-      rollback(c);
-      throw;
-    }
-  }
   static void commit(connection& c);
   static void rollback(connection& c) noexcept;
+  // transaction() / read(): one job on `t` running open(c), body(c), COMMIT
+  // -- or ROLLBACK and rethrow.
+  template <class Fn>
+  task<std::invoke_result_t<Fn&, connection&>> run_body(Fn body, detail::target t, void (*open)(connection&)) {
+    using R = std::invoke_result_t<Fn&, connection&>;
+    auto keep = shared_from_this();
+    auto work = [&body, open](connection& c) -> R {
+      open(c);
+      try {
+        if constexpr (std::is_void_v<R>) {
+          body(c);
+          commit(c);
+        } else {
+          R r = body(c);
+          commit(c);
+          return r;
+        }
+      } catch (...) {
+        rollback(c);
+        throw;
+      }
+    };
+    co_return co_await op<R, decltype(work)>(*impl_, t, nullptr, work);
+  }
 
   std::unique_ptr<detail::sqlite_impl> impl_;
 };

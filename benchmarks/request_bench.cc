@@ -207,8 +207,57 @@ void bm_inprocess_json(benchmark::State& state, std::string_view request_bytes) 
   if (session.closed) state.SkipWithError("the session closed the connection");
 }
 
+// TechEmpower's pipelined plaintext as wrk sends it: 16 copies of a
+// two-line request in one read, answered by a bare app (no middleware, the
+// examples/hello route). Counters are per request, not per read.
+void bm_inprocess_plaintext_pipelined(benchmark::State& state) {
+  constexpr int depth = 16;
+  fastjson::app app;
+  app.get("/plaintext", [](fastjson::request&, fastjson::response& res) { res.text("Hello, World!"); });
+  auto& core = app.core();
+  core.freeze();
+  fastjson::detail::loop_impl loop(core);
+  fastjson::detail::current_scope scope(loop);
+  memory_session session(loop);
+  session.out.reserve(64 * 1024);
+
+  std::string in;
+  for (int i = 0; i < depth; ++i) in += "GET /plaintext HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n";
+  const std::size_t len = in.size();
+  in.append(fastjson::request::body_padding, '\0');
+
+  auto one = [&] {
+    session.on_read(in.data(), len);
+    session.out.clear();
+  };
+  session.on_read(in.data(), len);
+  std::string first = session.out.str();
+  session.out.clear();
+  std::size_t answers = 0;
+  for (std::size_t at = first.find("HTTP/1.1 200 OK\r\n"); at != std::string::npos;
+       at = first.find("HTTP/1.1 200 OK\r\n", at + 1))
+    ++answers;
+  if (answers != depth || first.find("\r\n\r\nHello, World!") == std::string::npos) {
+    state.SkipWithError(("unexpected response: " + first).c_str());
+    return;
+  }
+  for (int i = 0; i < 100; ++i) one();
+
+  std::size_t allocs_before = g_allocs;
+  for (auto _ : state) one();
+  std::size_t allocs = g_allocs - allocs_before;
+
+  state.SetItemsProcessed(state.iterations() * depth);
+  state.counters["ns_per_request"] = benchmark::Counter(
+      depth, benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+  state.counters["allocs_per_request"] =
+      benchmark::Counter(static_cast<double>(allocs) / static_cast<double>(state.iterations() * depth));
+  if (session.closed) state.SkipWithError("the session closed the connection");
+}
+
 }  // namespace
 
+BENCHMARK(bm_inprocess_plaintext_pipelined)->Name("BM_inprocess_plaintext/pipelined16");
 BENCHMARK_CAPTURE(bm_inprocess_json, api, api_request)->Name("BM_inprocess_json");
 BENCHMARK_CAPTURE(bm_inprocess_json, browser, browser_request)->Name("BM_inprocess_json/browser");
 

@@ -161,17 +161,36 @@ void app_core::dispatch(request_slot& slot) {
     }
   }
   slot.route = route;
+  run_chain(slot, 0);
+}
 
-  // Middleware `before`s, in order; a `false` stops the chain.
+void app_core::run_chain(request_slot& slot, std::size_t from) {
+  request& req = slot.req;
+  response& res = slot.res;
+  const route_entry* route = slot.route;
+
+  // Middleware `before`s, in order; a `false` stops the chain, unless the
+  // middleware has not responded: then it continues in its before_async.
   std::byte* state = slot.mw_state.get();
   bool proceed = true;
   try {
-    for (std::size_t i = 0; i < route->chain.size(); ++i) {
+    for (std::size_t i = from; i < route->chain.size(); ++i) {
       slot.mw_ran = i + 1;
-      if (!route->chain[i]->before(req, res, state + route->state_off[i])) {
-        proceed = false;
-        break;
+      middleware* m = route->chain[i];
+      void* st = state + route->state_off[i];
+      if (m->before(req, res, st)) continue;
+      if (!res.done() && !res.sent()) {
+        // Its `after` waits until its before_async has finished (mw_ran
+        // excludes it meanwhile: an early answer gives it `abandon`).
+        slot.mw_ran = i;
+        slot.mw_waiting = i + 1;
+        slot.waiting = m->before_async(req, res, st);
+        slot.handler_running = true;
+        slot.waiting.start_detached(&app_core::on_before_done, &slot);
+        return;
       }
+      proceed = false;
+      break;
     }
   } catch (...) {
     handle_exception(slot, std::current_exception());
@@ -203,12 +222,13 @@ void app_core::dispatch(request_slot& slot) {
       case fb_redirect: {
         // From the raw (still encoded) path: the decoded one may hold bytes
         // that are not valid in a header (a decoded CR or LF).
-        std::string loc(raw_path);
+        std::string_view target = req.target();
+        std::string loc(target.substr(0, target.find('?')));
         if (loc.size() > 1 && loc.back() == '/')
           loc.pop_back();
         else
           loc += '/';
-        if (!query.empty()) loc += "?" + std::string(query);
+        if (!req.query_string().empty()) loc += "?" + std::string(req.query_string());
         res.redirect(loc, 308);
         break;
       }
@@ -263,6 +283,42 @@ void app_core::on_task_done(void* ctx) {
         }
         s->running = task<>();
         s->route_core->finish(*s);
+      },
+      slot);
+}
+
+void app_core::on_before_done(void* ctx) {
+  // A middleware's before_async finished: on the next turn of the loop (the
+  // frame can then be destroyed), continue the chain or finish.
+  auto* slot = static_cast<request_slot*>(ctx);
+  slot->req.loop().impl().defer(
+      [](void* p) {
+        auto* s = static_cast<request_slot*>(p);
+        s->handler_running = false;
+        const std::size_t i = s->mw_waiting - 1;
+        s->mw_waiting = 0;
+        app_core& core = *s->route_core;
+        if (s->finished) {
+          // Answered meanwhile (mw::timeout): the waiting middleware's
+          // `before` never completed, so it gets `abandon`, not `after`.
+          s->route->chain[i]->abandon(s->mw_state.get() + s->route->state_off[i]);
+          s->waiting = task<bool>();
+          core.finish(*s);  // frees the slot if its connection is gone
+          return;
+        }
+        s->mw_ran = i + 1;
+        bool proceed = false;
+        try {
+          proceed = s->waiting.result();
+        } catch (...) {
+          core.handle_exception(*s, std::current_exception());
+        }
+        s->waiting = task<bool>();
+        if (proceed && !s->res.done() && !s->res.sent()) {
+          core.run_chain(*s, i + 1);
+        } else {
+          core.finish(*s);
+        }
       },
       slot);
 }

@@ -71,7 +71,11 @@ class app_core {
  private:
   void build_chain(route_entry& r);
   static void on_task_done(void* ctx);
+  static void on_before_done(void* ctx);
   void run_handler(request_slot& slot, const handler& h);
+  // Middleware `before`s from index `from` on, then the handler or the
+  // built-in fallback answer; suspends at a `before_async`.
+  void run_chain(request_slot& slot, std::size_t from);
 
   bool frozen_ = false;
   std::size_t state_size_ = 0;

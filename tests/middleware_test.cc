@@ -587,3 +587,119 @@ TEST_CASE("app: on_exception maps escaped exceptions to responses", "[middleware
   CHECK(client.get("/http").status == 418);
   CHECK(tried == before);
 }
+
+// --- before_async: a `before` that returns false without answering -------------
+
+namespace {
+
+// Waits `delay` in before_async, then continues (or answers 403, or throws).
+// Records "w>" when its wait ends and "<w" in after; its state counts lives.
+struct waiting_mw : fastjson::middleware_with_state<std::shared_ptr<int>> {
+  enum class then { proceed, forbid, fail };
+  waiting_mw(std::vector<std::string>& log, std::shared_ptr<int> live, std::chrono::milliseconds delay, then t)
+      : log_(log), live_(std::move(live)), delay_(delay), then_(t) {}
+  bool before(fastjson::request&, fastjson::response&, std::shared_ptr<int>& st) override {
+    st = live_;  // use_count: how many requests hold state
+    return false;  // no answer: continue in before_async
+  }
+  fastjson::task<bool> before_async(fastjson::request& req, fastjson::response& res,
+                                    std::shared_ptr<int>&) override {
+    co_await fastjson::sleep(req.loop(), delay_);
+    log_.push_back("w>");
+    if (then_ == then::fail) throw std::runtime_error("lookup failed");
+    if (then_ == then::forbid) {
+      res.problem(403, "not allowed");
+      co_return false;
+    }
+    co_return true;
+  }
+  void after(fastjson::request&, fastjson::response&, std::shared_ptr<int>&) override { log_.push_back("<w"); }
+
+  std::vector<std::string>& log_;
+  std::shared_ptr<int> live_;
+  std::chrono::milliseconds delay_;
+  then then_;
+};
+
+}  // namespace
+
+TEST_CASE("before_async: a middleware can wait before the chain goes on", "[middleware][async]") {
+  std::vector<std::string> log;
+  auto live = std::make_shared<int>(0);
+  fastjson::app app;
+  app.use(tracer(log, "outer"));
+  app.get("/go", [&](fastjson::request&, fastjson::response& res) {
+        log.push_back("handler");
+        res.text("ok");
+      },
+      {std::make_shared<waiting_mw>(log, live, 10ms, waiting_mw::then::proceed), tracer(log, "inner")});
+  app.get("/no", [&](fastjson::request&, fastjson::response& res) {
+        log.push_back("handler");
+        res.text("ok");
+      },
+      {std::make_shared<waiting_mw>(log, live, 1ms, waiting_mw::then::forbid), tracer(log, "inner")});
+  app.get("/boom", [&](fastjson::request&, fastjson::response& res) { res.text("ok"); },
+          {std::make_shared<waiting_mw>(log, live, 1ms, waiting_mw::then::fail)});
+  fastjson::testing::client c(app);
+
+  auto r = c.get("/go");
+  CHECK(r.status == 200);
+  CHECK(r.body == "ok");
+  CHECK(log == std::vector<std::string>{"outer>", "w>", "inner>", "handler", "<inner", "<w", "<outer"});
+  CHECK(live.use_count() == 4);  // `live` and the three waiting_mw: the request's state was destroyed
+
+  log.clear();
+  auto no = c.get("/no");
+  CHECK(no.status == 403);
+  CHECK(log == std::vector<std::string>{"outer>", "w>", "<w", "<outer"});  // handler and inner skipped
+
+  log.clear();
+  auto boom = c.get("/boom");
+  CHECK(boom.status == 500);
+  CHECK(log == std::vector<std::string>{"outer>", "w>", "<w", "<outer"});
+  CHECK(live.use_count() == 4);  // no request state left
+
+  // Pipelined behind a waiting request, a quick one is answered after it.
+  log.clear();
+  auto rs = c.raw("GET /go HTTP/1.1\r\n\r\nGET /boom HTTP/1.1\r\n\r\nGET /no HTTP/1.1\r\n\r\n", 3);
+  REQUIRE(rs.size() == 3);
+  CHECK(rs[0].status == 200);
+  CHECK(rs[1].status == 500);
+  CHECK(rs[2].status == 403);
+}
+
+TEST_CASE("before_async: a before that answers nothing and has no before_async is a 500", "[middleware][async]") {
+  fastjson::app app;
+  app.get("/x", [](fastjson::request&, fastjson::response& res) { res.text("never"); },
+          {fastjson::make_middleware([](fastjson::request&, fastjson::response&) { return false; })});
+  fastjson::testing::client c(app);
+  auto r = c.get("/x");
+  CHECK(r.status == 500);
+  CHECK(r.body.find("never") == std::string::npos);
+}
+
+TEST_CASE("before_async: mw::timeout answers a request still waiting; the waiter gets abandon", "[middleware][async]") {
+  std::vector<std::string> log;
+  auto live = std::make_shared<int>(0);
+  int handled = 0;
+  fastjson::app app;
+  app.get("/slow", [&](fastjson::request&, fastjson::response& res) {
+        ++handled;
+        res.text("late");
+      },
+      {fastjson::mw::timeout(20ms), std::make_shared<waiting_mw>(log, live, 150ms, waiting_mw::then::proceed)});
+  app.get("/pause", [](fastjson::request& req, fastjson::response& res) -> fastjson::task<> {
+    co_await fastjson::sleep(req.loop(), 300ms);  // runs the client's loop past the wait's end
+    res.text("done");
+  });
+  fastjson::testing::client c(app);
+  auto r = c.get("/slow");
+  CHECK(r.status == 504);
+  CHECK(live.use_count() == 3);  // the waiting request still holds its state
+  // The wait ends later; then the chain does not go on, and the state is
+  // released through abandon (no `after`: its `before` never completed).
+  CHECK(c.get("/pause").status == 200);
+  CHECK(live.use_count() == 2);
+  CHECK(handled == 0);
+  CHECK(log == std::vector<std::string>{"w>"});
+}

@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -12,6 +13,7 @@
 #include "fastjson/cache.h"
 #include "fastjson/mw/response_cache.h"
 #include "fastjson/testing.h"
+#include "support/net.h"
 
 using namespace std::chrono_literals;
 
@@ -143,27 +145,39 @@ TEST_CASE("response_cache: max-age and default_ttl bound freshness", "[cache][mi
 TEST_CASE("response_cache: what is never stored", "[cache][middleware]") {
   fixture f;
   fastjson::testing::client c(f.app);
+  // A response that forbids sharing leaves only a pass marker (an empty
+  // entry that turns coalescing off for the key for pass_ttl), never itself.
+  auto only_pass_marker = [&](std::string_view key) {
+    REQUIRE(f.store->stats().items == 1);
+    auto e = f.store->peek(key);
+    REQUIRE(e);
+    CHECK(e->value().empty());
+    CHECK(e->content_type() == "\x02");
+  };
   SECTION("no-store from the handler") {
     c.get("/nostore");
     c.get("/nostore");
     REQUIRE(f.calls == 2);
+    only_pass_marker("/nostore");
   }
   SECTION("Set-Cookie") {
     c.get("/cookie");
     c.get("/cookie");
     REQUIRE(f.calls == 2);
+    only_pass_marker("/cookie");
   }
   SECTION("404") {
     REQUIRE(c.get("/missing").status == 404);
     REQUIRE(c.get("/missing").status == 404);
     REQUIRE(f.calls == 2);
+    REQUIRE(f.store->stats().items == 0);
   }
   SECTION("requests with Authorization") {
     c.get("/n", {{"Authorization", "Bearer x"}});
     c.get("/n", {{"Authorization", "Bearer x"}});
     REQUIRE(f.calls == 2);
+    REQUIRE(f.store->stats().items == 0);
   }
-  REQUIRE(f.store->stats().items == 0);
 }
 
 TEST_CASE("response_cache: options store cookies and 404s", "[cache][middleware]") {
@@ -338,4 +352,134 @@ TEST_CASE("response_cache: invalidation drops every Vary variant", "[cache][midd
   REQUIRE(c.get("/vary", {{"Accept-Encoding", "br"}}).body == "enc=br #4");
   REQUIRE(c.get("/vary", {{"Accept-Encoding", "gzip"}}).body == "enc=gzip #3");
   REQUIRE(f.calls == 4);
+}
+
+// --- coalescing ------------------------------------------------------------------
+
+namespace {
+
+std::string pipeline(std::string_view request_line, int n) {
+  std::string out;
+  for (int i = 0; i < n; ++i) out += std::string(request_line) + " HTTP/1.1\r\nHost: t\r\n\r\n";
+  return out;
+}
+
+// A coroutine route that sleeps `delay` on its loop, counting its calls and
+// the most of them running at once.
+struct slow_fixture {
+  fastjson::app app;
+  int calls = 0;
+  int running = 0;
+  int max_running = 0;
+  std::chrono::milliseconds delay;
+  std::string cache_control;
+
+  slow_fixture(fastjson::mw::response_cache_options o, std::chrono::milliseconds d, std::string cc = {})
+      : delay(d), cache_control(std::move(cc)) {
+    app.use(fastjson::mw::response_cache(std::move(o)));
+    app.get("/slow", [this](fastjson::request& req, fastjson::response& res) -> fastjson::task<> {
+      int n = ++calls;
+      max_running = std::max(max_running, ++running);
+      co_await fastjson::sleep(req.loop(), delay);
+      --running;
+      if (!cache_control.empty()) res.header("Cache-Control", cache_control);
+      res.text("computed " + std::to_string(n));
+    });
+  }
+};
+
+}  // namespace
+
+TEST_CASE("response_cache: concurrent misses of one key run the handler once", "[cache][middleware][coalesce]") {
+  slow_fixture f({}, 30ms);
+  fastjson::testing::client c(f.app);
+  auto rs = c.raw(pipeline("GET /slow", 4), 4);
+  REQUIRE(rs.size() == 4);
+  for (auto& r : rs) {
+    CHECK(r.status == 200);
+    CHECK(r.body == "computed 1");
+  }
+  CHECK(f.calls == 1);
+  CHECK(!rs[0].header("age"));  // the leader's own answer
+  for (int i = 1; i < 4; ++i) CHECK(rs[static_cast<std::size_t>(i)].header("age") == "0");  // served from the store
+  CHECK(rs[1].header("etag") == rs[0].header("etag"));
+  CHECK(c.get("/slow").body == "computed 1");
+  CHECK(f.calls == 1);
+}
+
+TEST_CASE("response_cache: a waiter stops waiting after coalesce_timeout", "[cache][middleware][coalesce]") {
+  slow_fixture f({.coalesce_timeout = 20ms}, 200ms);
+  fastjson::testing::client c(f.app);
+  auto rs = c.raw(pipeline("GET /slow", 2), 2);
+  REQUIRE(rs.size() == 2);
+  CHECK(rs[0].status == 200);
+  CHECK(rs[1].status == 200);
+  CHECK(f.calls == 2);
+  CHECK(f.max_running == 2);  // the waiter ran its own handler while the leader's still slept
+}
+
+TEST_CASE("response_cache: an uncacheable answer releases the waiters, then marks the key", "[cache][middleware][coalesce]") {
+  slow_fixture f({}, 30ms, "no-store");
+  fastjson::testing::client c(f.app);
+  // The first wave coalesces (nobody knows yet), but the leader's answer
+  // can't be shared: the waiter runs the handler itself, after it.
+  auto first = c.raw(pipeline("GET /slow", 2), 2);
+  REQUIRE(first.size() == 2);
+  CHECK(first[0].body == "computed 1");
+  CHECK(first[1].body == "computed 2");
+  CHECK(f.max_running == 1);
+  // Now the key is marked (pass_ttl): misses run at once, side by side.
+  auto second = c.raw(pipeline("GET /slow", 2), 2);
+  REQUIRE(second.size() == 2);
+  CHECK(second[0].body == "computed 3");
+  CHECK(second[1].body == "computed 4");
+  CHECK(f.max_running == 2);
+  CHECK(!second[1].header("age"));
+}
+
+TEST_CASE("response_cache: HEAD and coalesce = false never wait", "[cache][middleware][coalesce]") {
+  SECTION("coalesce = false") {
+    slow_fixture f({.coalesce = false}, 30ms);
+    fastjson::testing::client c(f.app);
+    auto rs = c.raw(pipeline("GET /slow", 2), 2);
+    REQUIRE(rs.size() == 2);
+    CHECK(f.calls == 2);
+    CHECK(f.max_running == 2);
+  }
+  SECTION("HEAD behind a GET leader") {
+    slow_fixture f({}, 30ms);
+    fastjson::testing::client c(f.app);
+    auto rs = c.raw(pipeline("GET /slow", 1) + pipeline("HEAD /slow", 1), 2, {false, true});
+    REQUIRE(rs.size() == 2);
+    CHECK(rs[1].status == 200);
+    CHECK(rs[1].body.empty());
+    CHECK(f.calls == 2);
+    CHECK(f.max_running == 2);
+  }
+}
+
+TEST_CASE("response_cache: coalescing across worker threads", "[cache][middleware][coalesce][server]") {
+  std::atomic<int> calls{0};
+  fastjson::app app;
+  app.use(fastjson::mw::response_cache());
+  app.get("/slow", [&](fastjson::request& req, fastjson::response& res) -> fastjson::task<> {
+    int n = ++calls;
+    co_await fastjson::sleep(req.loop(), 100ms);
+    res.text("computed " + std::to_string(n));
+  });
+  fastjson::config cfg;
+  cfg.threads = 2;
+  test_net::running_app srv(app, cfg);
+  std::vector<int> fds;
+  for (int i = 0; i < 6; ++i) {  // SO_REUSEPORT spreads them over both loops
+    fds.push_back(test_net::connect_to(srv.port()));
+    REQUIRE(test_net::send_all(fds.back(), "GET /slow HTTP/1.1\r\nHost: t\r\n\r\n"));
+  }
+  for (int fd : fds) {
+    std::string r = test_net::read_until(fd, "computed 1", 5s);
+    CHECK(r.rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
+    CHECK(r.find("computed 1") != std::string::npos);
+    ::close(fd);
+  }
+  CHECK(calls.load() == 1);
 }

@@ -14,6 +14,7 @@
 #include "fastjson/cache/sharded_cache.h"
 #include "fastjson/db/sqlite.h"
 #include "fastjson/fastjson.h"
+#include "fastjson/mw/response_cache.h"
 #include "support/net.h"
 
 using namespace std::chrono_literals;
@@ -175,4 +176,30 @@ TEST_CASE("shutdown: a cache load and its waiters still pending at the deadline"
   // The abandoned load left the key free: the next caller loads it.
   auto e = cache.get_or_load("same", [] { return fastjson::cache::loaded_value{.value = "fresh"}; });
   CHECK(e->value() == "fresh");
+}
+
+TEST_CASE("shutdown: response_cache waiters pending at the deadline", "[server][shutdown][cache]") {
+  std::atomic<int> calls{0};
+  fastjson::app app;
+  app.use(fastjson::mw::response_cache());
+  app.get("/slow", [&](fastjson::request& req, fastjson::response& res) -> fastjson::task<> {
+    ++calls;
+    co_await fastjson::sleep(req.loop(), 5s);  // still asleep at the deadline
+    res.text("late");
+  });
+  {
+    test_net::running_app srv(app, quick_shutdown());
+    std::vector<int> fds;
+    for (int i = 0; i < 3; ++i) {  // one leader in its handler, two waiting in the middleware
+      fds.push_back(connect_to(srv.port()));
+      REQUIRE(send_all(fds.back(), "GET /slow HTTP/1.1\r\n\r\n"));
+    }
+    REQUIRE(eventually([&] { return calls.load() == 1; }));
+    std::this_thread::sleep_for(50ms);  // the other two reach their wait
+    auto t0 = std::chrono::steady_clock::now();
+    REQUIRE(srv.stop() == 0);
+    CHECK(seconds_since(t0) < 2.0);
+    for (int fd : fds) ::close(fd);
+  }
+  CHECK(calls.load() == 1);
 }

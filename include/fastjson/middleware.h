@@ -10,6 +10,16 @@
 /// by a later middleware. A `before` that responds and returns `false` stops
 /// the chain: the handler does not run.
 ///
+/// A `before` that cannot decide at once (it waits for another request's
+/// answer, a remote check, a token) returns false **without responding**;
+/// the framework then awaits `before_async` for that request and continues
+/// the chain if it yields true, or stops (it must have responded) on false.
+/// Requests that decide at once never pay for a coroutine: `mw::response_cache`
+/// answers hits in `before` and only waits in `before_async` when another
+/// request is already computing the same response. While a request waits
+/// there, `mw::timeout` (registered earlier) may answer it; the waiting
+/// middleware then gets `abandon` instead of `after` once its wait ends.
+///
 /// Per-request state without allocation: derive from
 /// `middleware_with_state<S>`; the framework reserves room for every
 /// middleware's `S` in the request's reusable arena, constructs it before
@@ -34,15 +44,22 @@
 
 #include "fastjson/request.h"
 #include "fastjson/response.h"
+#include "fastjson/task.h"
 
 namespace fastjson {
 
 class middleware {
  public:
   virtual ~middleware() = default;
-  /// Runs before the handler. Return false (after responding) to stop.
+  /// Runs before the handler. Return false (after responding) to stop, or
+  /// false without responding to continue in `before_async`.
   /// `state` points to state_size() bytes reserved for this request.
   virtual bool before(request& req, response& res, void* state) = 0;
+  /// The asynchronous rest of a `before` that returned false without
+  /// responding: true continues the chain, false stops it (after
+  /// responding). The default yields false, so a `before` that forgot to
+  /// respond still ends in the framework's 500.
+  virtual task<bool> before_async(request&, response&, void*) { co_return false; }
   /// Runs after the handler (or after a short-circuit), in reverse order.
   virtual void after(request&, response&, void*) {}
   /// Called instead of `after` when a request is dropped unfinished: its
@@ -65,11 +82,15 @@ template <class S>
 class middleware_with_state : public middleware {
  public:
   virtual bool before(request& req, response& res, S& state) = 0;
+  virtual task<bool> before_async(request&, response&, S&) { co_return false; }
   virtual void after(request&, response&, S&) {}
 
   bool before(request& req, response& res, void* p) final {
     S* s = ::new (p) S();
     return before(req, res, *s);
+  }
+  task<bool> before_async(request& req, response& res, void* p) final {
+    return before_async(req, res, *std::launder(static_cast<S*>(p)));
   }
   void after(request& req, response& res, void* p) final {
     S* s = std::launder(static_cast<S*>(p));

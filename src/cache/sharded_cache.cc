@@ -184,7 +184,7 @@ entry_ptr sharded_cache::end_flight(std::string_view key, const std::shared_ptr<
   shard& s = shard_for(h);
   entry_ptr e;
   time_point t{};
-  if (!error) {
+  if (!error && lv) {
     try {
       t = now();
       e = detail::make_entry(key, h, lv->value, lv->content_type, lv->etag, t, s.core.expiry_for(lv->ttl, t));
@@ -244,10 +244,17 @@ bool sharded_cache::wait_flight(const std::shared_ptr<void>& flight, const void*
   return true;
 }
 
-void sharded_cache::cancel_wait(const std::shared_ptr<void>& flight, const void* id) noexcept {
+bool sharded_cache::cancel_wait(const std::shared_ptr<void>& flight, const void* id) noexcept {
   auto& f = *static_cast<inflight*>(flight.get());
   std::lock_guard lock(f.mu);
-  std::erase_if(f.waiters, [id](const auto& w) { return w.id == id; });
+  return std::erase_if(f.waiters, [id](const auto& w) { return w.id == id; }) > 0;
+}
+
+void sharded_cache::end_flight_quietly(std::string_view key, const std::shared_ptr<void>& flight) noexcept {
+  try {
+    end_flight(key, flight, nullptr, nullptr);
+  } catch (...) {
+  }
 }
 
 entry_ptr sharded_cache::flight_result(const std::shared_ptr<void>& flight) {
@@ -257,7 +264,10 @@ entry_ptr sharded_cache::flight_result(const std::shared_ptr<void>& flight) {
 entry_ptr sharded_cache::load(std::string_view key, std::function<loaded_value()> loader) {
   flight_start st = begin_flight(key);
   if (st.hit) return st.hit;
-  if (!st.leader) return flight_result(st.flight);
+  if (!st.leader) {
+    if (auto e = flight_result(st.flight)) return e;
+    return load(key, std::move(loader));  // a ticket's leader stored nothing
+  }
   std::optional<loaded_value> lv;
   std::exception_ptr error;
   try {

@@ -616,10 +616,15 @@ void slot_pool::clear() noexcept {
   // waits until that work stops reading the frame (task.h, db/sqlite.h).
   for (request_slot* s : all_) {
     s->running = task<>();
-    // Middleware whose `before` ran for it never got its `after`: let each
-    // release its per-request state (destructors of middleware_with_state).
-    if (s->route && s->mw_state)
+    s->waiting = task<bool>();
+    // Middleware whose `before` ran for it never got its `after` (nor one
+    // still in before_async): let each release its per-request state
+    // (destructors of middleware_with_state).
+    if (s->route && s->mw_state) {
+      if (s->mw_waiting)
+        s->route->chain[s->mw_waiting - 1]->abandon(s->mw_state.get() + s->route->state_off[s->mw_waiting - 1]);
       for (std::size_t i = s->mw_ran; i-- > 0;) s->route->chain[i]->abandon(s->mw_state.get() + s->route->state_off[i]);
+    }
     delete s;
   }
   all_.clear();

@@ -28,8 +28,10 @@ struct request_slot {
   std::unique_ptr<std::byte[]> mw_state;  // middleware state area
   std::size_t mw_state_size = 0;
   task<> running;                // a suspended coroutine handler
+  task<bool> waiting;            // a middleware's suspended before_async
   const route_entry* route = nullptr;
-  std::size_t mw_ran = 0;        // how many middleware `before`s ran
+  std::size_t mw_ran = 0;        // how many middleware `before`s ran (and get their `after`)
+  std::size_t mw_waiting = 0;    // 1 + index of the middleware in before_async; 0: none
   session* owner = nullptr;      // nullptr once the connection is gone
   class app_core* route_core = nullptr;  // the app that dispatched it
   class slot_pool* pool = nullptr;       // where it returns
@@ -41,7 +43,7 @@ struct request_slot {
   std::uint8_t fallback = 0;     // which built-in answer (see app_core)
   bool head = false;
   bool keep_alive = true;
-  bool handler_running = false;  // coroutine not finished yet
+  bool handler_running = false;  // coroutine (handler or before_async) not finished yet
   bool complete = false;         // response final; waiting for its turn to be written
   bool finished = false;         // app_core::finish ran (afters done)
   bool error_close = false;      // a protocol error: lingering close after this response
@@ -79,7 +81,9 @@ struct request_slot {
     scratch.reset();
     route = nullptr;
     running = task<>();
+    waiting = task<bool>();
     mw_ran = 0;
+    mw_waiting = 0;
     next = nullptr;
     msg_begin = nullptr;
     msg_size = 0;

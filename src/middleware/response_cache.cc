@@ -11,7 +11,16 @@
 // varied header names (lower case, comma separated) + "\n" + a generation
 // number. The responses are stored under base + "\0" + generation + "\0" +
 // each varied request header's value + "\0". A status always starts with a
-// digit, so a marker can't be mistaken for a response.
+// digit, so a marker can't be mistaken for a response. A key whose
+// response forbade sharing gets a pass marker (content type "\x02", empty,
+// for `pass_ttl`): misses of it skip coalescing.
+//
+// Coalescing: a GET miss joins the store's flight table
+// (`sharded_cache::join`). The first becomes the leader and runs the
+// handler; its `after` stores the response, then its state's destruction
+// lands the flight. Misses meanwhile return false from `before` without
+// answering, so the framework awaits `before_async`, which waits for the
+// landing (at most `coalesce_timeout`) and looks the key up again.
 //
 // Invalidation (RFC 9111 4.4): a 2xx/3xx answer to an unsafe method erases
 // the base key of its target and of its Location / Content-Location. Erasing
@@ -38,6 +47,7 @@ namespace fastjson::mw {
 namespace {
 
 constexpr char vary_marker = '\x01';
+constexpr char pass_marker = '\x02';
 
 // Generations of Vary markers (see the file comment).
 std::atomic<std::uint64_t> vary_generation{0};
@@ -131,8 +141,14 @@ bool replay_skips(std::string_view name, bool keep_cookies) {
 // Hit, miss, bypass: what `after` has to do. Lives in the request arena.
 struct rc_state {
   std::size_t header_offset = 0;  // header bytes set before this middleware ran
+  long long max_age = -1;         // the client's Cache-Control: max-age (-1: none)
   bool store = false;
   bool invalidate = false;  // an unsafe method: a success erases its targets
+  bool pass = false;        // the key is marked uncacheable: don't coalesce
+  // Coalescing: the leader's ticket lands (waking the waiters) when this
+  // state is destroyed, after `after` has stored the response; a waiter's
+  // is the flight it waits for in before_async.
+  cache::sharded_cache::ticket ticket;
 };
 
 class response_cache_mw final : public middleware_with_state<rc_state> {
@@ -169,35 +185,68 @@ class response_cache_mw final : public middleware_with_state<rc_state> {
         revalidate = true;
     if (revalidate) return true;  // run the handler; `after` stores the fresh answer
 
-    const cache::time_point now = store_->now();
+    if (cc.max_age) st.max_age = *cc.max_age;
     std::string& key = scratch_key();
-    base_key(req, key);
-    cache::entry_ptr e = store_->get(key, now);
-    if (e && is_marker(*e)) {
-      variant_key(req, e->value(), key);
-      e = store_->get(key, now);
+    if (lookup_and_serve(req, res, st, key)) return false;
+    if (st.pass || !opts_.coalesce || m != method::get) return true;
+    // A miss: lead the computation of this response, or wait for the
+    // request that already does (`key` is the key just looked up).
+    cache::sharded_cache::ticket t = store_->join(key);
+    if (const cache::entry_ptr& e = t.hit()) {
+      const cache::time_point now = store_->now();
+      if (st.max_age < 0 || e->age(now).count() <= st.max_age) {
+        serve(req, res, *e, e->age(now));
+        st.store = false;
+        return false;
+      }
+      return true;
     }
-    if (!e) return true;
-    const std::chrono::seconds age = e->age(now);
-    if (cc.max_age && age.count() > *cc.max_age) return true;
-    serve(req, res, *e, age);
-    st.store = false;
-    return false;
+    if (t.leader()) {
+      st.ticket = std::move(t);
+      return true;
+    }
+    st.ticket = std::move(t);
+    return false;  // not answered: before_async waits for the leader
+  }
+
+  task<bool> before_async(request& req, response& res, rc_state& st) override {
+    co_await st.ticket.wait(opts_.coalesce_timeout);
+    st.ticket = {};
+    // The leader's response, if it stored one under our key; else (not
+    // cacheable, another Vary variant, or the leader is still running past
+    // coalesce_timeout) run the handler ourselves.
+    co_return !lookup_and_serve(req, res, st, scratch_key());
   }
 
   void after(request& req, response& res, rc_state& st) override {
     if (st.invalidate) return invalidate(req, res);
-    if (!st.store || !res.done() || res.error()) return;
+    if (store_response(req, res, st) == outcome::uncacheable && st.ticket.leader() && opts_.pass_ttl.count() > 0) {
+      // Later misses of this key run at once instead of queueing behind a
+      // leader whose answer can't be shared ("hit-for-pass").
+      const auto ttl = std::chrono::duration_cast<cache::duration>(opts_.pass_ttl);
+      store_->put(st.ticket.key(), {}, {.content_type = std::string_view(&pass_marker, 1), .ttl = ttl});
+    }
+    // Destroying `st` next lands the ticket: the waiters look the key up again.
+  }
+
+ private:
+  enum class outcome { stored, skipped, uncacheable };
+
+  // Stores a cacheable GET response; says why not otherwise ("skipped":
+  // not a stored status, an error, nothing to store; "uncacheable": the
+  // response itself forbids sharing).
+  outcome store_response(request& req, response& res, rc_state& st) {
+    if (!st.store || !res.done() || res.error()) return outcome::skipped;
     const int status = res.status();
-    if (std::find(opts_.statuses.begin(), opts_.statuses.end(), status) == opts_.statuses.end()) return;
-    if (status < 100 || status > 999) return;
-    if (!opts_.cache_set_cookie && res.header("set-cookie")) return;
+    if (std::find(opts_.statuses.begin(), opts_.statuses.end(), status) == opts_.statuses.end()) return outcome::skipped;
+    if (status < 100 || status > 999) return outcome::skipped;
+    if (!opts_.cache_set_cookie && res.header("set-cookie")) return outcome::uncacheable;
     cache_control cc = parse_cache_control(res.header("cache-control"));
-    if (cc.no_store || cc.no_cache || cc.is_private) return;
+    if (cc.no_store || cc.no_cache || cc.is_private) return outcome::uncacheable;
     long long ttl = cc.s_maxage ? *cc.s_maxage : cc.max_age ? *cc.max_age : opts_.default_ttl.count();
-    if (ttl <= 0) return;  // stale at once (and ttl 0 means "forever" to the cache)
+    if (ttl <= 0) return outcome::uncacheable;  // stale at once (and ttl 0 means "forever" to the cache)
     std::string_view body = res.body();
-    if (body.size() > opts_.max_body_bytes) return;
+    if (body.size() > opts_.max_body_bytes) return outcome::uncacheable;
 
     // Vary: "*" can't be keyed; otherwise the listed request headers' values.
     std::string vary_names;
@@ -209,13 +258,13 @@ class response_cache_mw final : public middleware_with_state<rc_state> {
         for (char c : n) vary_names += static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
       });
     }
-    if (vary_star) return;
+    if (vary_star) return outcome::uncacheable;
 
     // The headers this route set (everything after what outer middleware had
     // set when `before` ran). A handler that removed an outer header breaks
     // the offset: don't guess, don't store.
     std::string_view block = res.header_block();
-    if (block.size() < st.header_offset) return;
+    if (block.size() < st.header_offset) return outcome::skipped;
     std::string meta = fmt::format("{:03d}{}\n", status, res.header("content-type").value_or(""));
     std::string_view own = block.substr(st.header_offset);
     while (!own.empty()) {
@@ -225,7 +274,7 @@ class response_cache_mw final : public middleware_with_state<rc_state> {
       own.remove_prefix(eol + 2);
       if (!replay_skips(line.substr(0, line.find(':')), opts_.cache_set_cookie)) meta += line;
     }
-    if (meta.size() > 60000) return;  // entry metadata fields are 16-bit
+    if (meta.size() > 60000) return outcome::uncacheable;  // entry metadata fields are 16-bit
 
     std::string etag;
     if (auto t = res.header("etag")) {
@@ -256,9 +305,35 @@ class response_cache_mw final : public middleware_with_state<rc_state> {
     }
     store_->put(key, body, {.content_type = meta, .etag = etag, .ttl = fresh}, now);
     if (opts_.sweep_budget) store_->sweep(now, opts_.sweep_budget);
+    return outcome::stored;
   }
 
- private:
+  // Looks the request up (its base key, then its Vary variant) and serves a
+  // fresh-enough entry. Leaves the last key looked up in `key`.
+  bool lookup_and_serve(request& req, response& res, rc_state& st, std::string& key) {
+    const cache::time_point now = store_->now();
+    base_key(req, key);
+    cache::entry_ptr e = store_->get(key, now);
+    if (e && is_marker(*e)) {
+      variant_key(req, e->value(), key);
+      e = store_->get(key, now);
+    }
+    if (!e) return false;
+    if (is_pass(*e)) {
+      st.pass = true;
+      return false;
+    }
+    const std::chrono::seconds age = e->age(now);
+    if (st.max_age >= 0 && age.count() > st.max_age) return false;
+    serve(req, res, *e, age);
+    st.store = false;
+    return true;
+  }
+
+  static bool is_pass(const cache::entry& e) noexcept {
+    return !e.content_type().empty() && e.content_type()[0] == pass_marker;
+  }
+
   static bool is_marker(const cache::entry& e) noexcept {
     return !e.content_type().empty() && e.content_type()[0] == vary_marker;
   }

@@ -15,6 +15,7 @@
 /// ```
 
 #include <atomic>
+#include <chrono>
 #include <coroutine>
 #include <cstddef>
 #include <exception>
@@ -28,6 +29,7 @@
 #include "fastjson/cache/entry.h"
 #include "fastjson/cache/local_cache.h"
 #include "fastjson/cache/options.h"
+#include "fastjson/loop.h"
 #include "fastjson/task.h"
 
 namespace fastjson::cache {
@@ -117,6 +119,18 @@ class sharded_cache {
     return load_async(std::move(key), std::function<task<loaded_value>()>(std::forward<Loader>(loader)));
   }
 
+  class ticket;
+  /// Coalescing for values made outside a loader: `mw::response_cache`'s
+  /// "load" is a whole request through the handler chain. Call after a miss.
+  /// The ticket holds the entry if someone stored the key since (`hit()`);
+  /// else its holder leads (`leader()`: make the value, `put` it, then
+  /// `land()`, which wakes the waiters; destroying the ticket lands it too)
+  /// or waits (`co_await t.wait(limit)`, then look the key up again: the
+  /// leader may have stored nothing, or under another key). Leaders and
+  /// waiters share one table with `get_or_load[_async]` (a loader's waiter
+  /// whose ticket leader stored nothing loads again itself).
+  ticket join(std::string_view key);
+
   cache_stats stats() const;
   /// The configured bound; each shard holds at most `max_bytes() / shards()`.
   std::size_t max_bytes() const noexcept { return max_bytes_; }
@@ -147,12 +161,59 @@ class sharded_cache {
   entry_ptr end_flight(std::string_view key, const std::shared_ptr<void>& flight, loaded_value* lv,
                        std::exception_ptr error);
   void abandon_flight(std::string_view key, const std::shared_ptr<void>& flight) noexcept;
+  /// A ticket leader's landing: stores nothing, wakes every waiter.
+  void end_flight_quietly(std::string_view key, const std::shared_ptr<void>& flight) noexcept;
   /// Registers `h` (under `id`) to be resumed when the flight lands, posted
   /// to `home` (or inline, without a loop); false if it already has.
   static bool wait_flight(const std::shared_ptr<void>& flight, const void* id, loop* home,
                           std::coroutine_handle<> h);
-  /// Withdraws a registration that has not run (its coroutine is being destroyed).
-  static void cancel_wait(const std::shared_ptr<void>& flight, const void* id) noexcept;
+  /// Withdraws a registration that has not run (its coroutine is being
+  /// destroyed, or stops waiting); false if the landing already took it.
+  static bool cancel_wait(const std::shared_ptr<void>& flight, const void* id) noexcept;
+
+  // Suspends until the flight lands, or `limit` passes (0: no limit; needs
+  // a loop). `co_await` yields true if it landed, false on the time limit.
+  // Its address is its registration; destroying it withdraws it.
+  class flight_awaiter {
+   public:
+    flight_awaiter(std::shared_ptr<void> f, std::chrono::milliseconds limit)
+        : flight_(std::move(f)), limit_(limit) {}
+    flight_awaiter(const flight_awaiter&) = delete;
+    flight_awaiter& operator=(const flight_awaiter&) = delete;
+    ~flight_awaiter() {
+      if (registered_) cancel_wait(flight_, this);
+      if (timer_alive_) *timer_alive_ = false;
+    }
+    bool await_ready() const noexcept { return false; }
+    bool await_suspend(std::coroutine_handle<> h) {
+      loop* home = loop::current();
+      registered_ = wait_flight(flight_, this, home, h);
+      if (registered_ && home && limit_.count() > 0) {
+        // Runs on `home`, like the landing's resumption: whichever of the
+        // two withdraws the registration first resumes the coroutine.
+        timer_alive_ = std::make_shared<bool>(true);
+        home->set_timeout(limit_, [alive = timer_alive_, self = this, h] {
+          if (*alive && cancel_wait(self->flight_, self)) {
+            self->registered_ = false;
+            self->timed_out_ = true;
+            h.resume();
+          }
+        });
+      }
+      return registered_;
+    }
+    bool await_resume() noexcept {
+      registered_ = false;
+      return !timed_out_;
+    }
+
+   private:
+    std::shared_ptr<void> flight_;
+    std::chrono::milliseconds limit_;
+    std::shared_ptr<bool> timer_alive_;
+    bool registered_ = false;
+    bool timed_out_ = false;
+  };
   /// The landed flight's entry, or its exception (blocks until it lands).
   static entry_ptr flight_result(const std::shared_ptr<void>& flight);
 
@@ -165,6 +226,66 @@ class sharded_cache {
   std::atomic<std::size_t> sweep_cursor_{0};
 };
 
+/// See `sharded_cache::join`. Movable, not copyable; one per request.
+class sharded_cache::ticket {
+ public:
+  ticket() = default;
+  ticket(ticket&& o) noexcept { *this = std::move(o); }
+  ticket& operator=(ticket&& o) noexcept {
+    if (this != &o) {
+      land();
+      cache_ = std::exchange(o.cache_, nullptr);
+      key_ = std::move(o.key_);
+      flight_ = std::move(o.flight_);
+      hit_ = std::move(o.hit_);
+      leader_ = std::exchange(o.leader_, false);
+    }
+    return *this;
+  }
+  ~ticket() { land(); }
+
+  /// The entry stored since the caller's miss (no flight then).
+  const entry_ptr& hit() const noexcept { return hit_; }
+  /// This holder makes the value; the others wait for its `land()`.
+  bool leader() const noexcept { return leader_; }
+  /// The key (leaders only).
+  const std::string& key() const noexcept { return key_; }
+  /// A flight led by someone else is running: `co_await wait(limit)`.
+  bool must_wait() const noexcept { return flight_ && !leader_; }
+
+  /// Leader: ends the flight and wakes every waiter (on their loops). Store
+  /// the value with `put` first. Idempotent; a no-op for non-leaders.
+  void land() noexcept {
+    if (leader_ && cache_) cache_->end_flight_quietly(key_, flight_);
+    leader_ = false;
+  }
+  /// Waiter: `bool landed = co_await t.wait(limit)` suspends until the
+  /// leader lands (true) or `limit` passes (false; 0 = no limit). Either
+  /// way, look the key up again afterwards.
+  flight_awaiter wait(std::chrono::milliseconds limit) const { return flight_awaiter(flight_, limit); }
+
+ private:
+  friend class sharded_cache;
+  sharded_cache* cache_ = nullptr;
+  std::string key_;
+  std::shared_ptr<void> flight_;
+  entry_ptr hit_;
+  bool leader_ = false;
+};
+
+inline sharded_cache::ticket sharded_cache::join(std::string_view key) {
+  flight_start st = begin_flight(key);
+  ticket t;
+  t.hit_ = std::move(st.hit);
+  if (!t.hit_) {
+    t.cache_ = this;
+    t.flight_ = std::move(st.flight);
+    t.leader_ = st.leader;
+    if (st.leader) t.key_.assign(key);
+  }
+  return t;
+}
+
 inline task<entry_ptr> sharded_cache::load_async(std::string key, std::function<task<loaded_value>()> loader) {
   if (auto e = get(key)) co_return e;
   flight_start st = begin_flight(key);
@@ -173,25 +294,10 @@ inline task<entry_ptr> sharded_cache::load_async(std::string key, std::function<
     // Registered while suspended; a frame destroyed while waiting (its
     // request dropped at shutdown) withdraws itself, so the landing never
     // resumes a dead coroutine.
-    struct awaiter {
-      explicit awaiter(std::shared_ptr<void> f) : flight(std::move(f)) {}
-      awaiter(const awaiter&) = delete;
-      awaiter& operator=(const awaiter&) = delete;
-      ~awaiter() {
-        if (registered) cancel_wait(flight, this);
-      }
-      std::shared_ptr<void> flight;
-      bool registered = false;
-      bool await_ready() const noexcept { return false; }
-      bool await_suspend(std::coroutine_handle<> h) {
-        registered = wait_flight(flight, this, loop::current(), h);
-        return registered;
-      }
-      void await_resume() noexcept { registered = false; }
-    };
-    awaiter wait(st.flight);  // a named local: its address is its registration
-    co_await wait;
-    co_return flight_result(st.flight);
+    co_await flight_awaiter(st.flight, {});
+    if (auto e = flight_result(st.flight)) co_return e;
+    // A ticket's leader landed without storing (see `join`): load it ourselves.
+    co_return co_await load_async(std::move(key), std::move(loader));
   }
   // Lands the flight even if this frame is destroyed while the loader is
   // suspended, so waiters are never left behind.

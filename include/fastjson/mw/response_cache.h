@@ -29,6 +29,19 @@
 ///   store); `no-cache` (or `Pragma: no-cache`, or `max-age=0`) skips the
 ///   lookup, runs the handler and stores the fresh response; `max-age=N`
 ///   accepts only entries at most N seconds old.
+/// - **Coalescing** (stampede protection): while one GET miss of a key runs
+///   its handler, other GET misses of the same key (from any worker thread)
+///   wait for it instead of running the handler too, and are answered from
+///   the response it stores; a handler behind a hot key that expired runs
+///   once, not once per concurrent request. Waiting costs no thread (the
+///   request is suspended in the middleware's `before_async`) and lasts at
+///   most `coalesce_timeout`; if the leader's response is not stored (an
+///   error status, `no-store`, a different `Vary` variant) or it takes
+///   longer, each waiter runs the handler itself. A key whose response
+///   forbade storing (`no-store`, `no-cache`, `private`, `Set-Cookie`,
+///   `Vary: *`, too large) is marked for `pass_ttl`, during which its misses
+///   run at once (no queueing behind a leader whose answer can't be
+///   shared). HEAD and client `no-cache` requests never wait.
 /// - **Invalidation** (RFC 9111 4.4): a 2xx or 3xx answer to an unsafe method
 ///   (anything but GET, HEAD, OPTIONS, TRACE) drops the stored response of its
 ///   target (path and query) and of the URIs in its `Location` and
@@ -82,6 +95,14 @@ struct response_cache_options {
   /// Expired entries reclaimed per stored response (0: none; expired entries
   /// are then reclaimed lazily and before evictions).
   std::size_t sweep_budget = 16;
+  /// Request coalescing of concurrent GET misses of one key (see above).
+  bool coalesce = true;
+  /// The longest a miss waits for the request computing the same response
+  /// (nginx's `proxy_cache_lock_timeout`); 0 = as long as that takes.
+  std::chrono::milliseconds coalesce_timeout{5000};
+  /// How long a key whose response forbade storing skips coalescing
+  /// (Varnish's "hit-for-pass"); 0 = never mark (always coalesce).
+  std::chrono::seconds pass_ttl{10};
   /// Use this cache instead of creating one (for sharing it, reading its
   /// stats or purging it); the size, policy and clock options are then
   /// ignored.

@@ -192,15 +192,9 @@ class response_cache_mw final : public middleware_with_state<rc_state> {
     // A miss: lead the computation of this response, or wait for the
     // request that already does (`key` is the key just looked up).
     cache::sharded_cache::ticket t = store_->join(key);
-    if (const cache::entry_ptr& e = t.hit()) {
-      const cache::time_point now = store_->now();
-      if (st.max_age < 0 || e->age(now).count() <= st.max_age) {
-        serve(req, res, *e, e->age(now));
-        st.store = false;
-        return false;
-      }
-      return true;
-    }
+    // Stored since our lookup (a response, or a Vary or pass marker): look
+    // it up again the usual way; a miss then runs the handler uncoalesced.
+    if (t.hit()) return !lookup_and_serve(req, res, st, key);
     if (t.leader()) {
       st.ticket = std::move(t);
       return true;

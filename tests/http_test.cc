@@ -9,6 +9,7 @@
 
 #include "fastjson/fastjson.h"
 #include "fastjson/testing.h"
+#include "http/scan.h"
 
 using fastjson::testing::client;
 
@@ -160,6 +161,49 @@ TEST_CASE("Strict parsing rejects request smuggling and malformed heads with 400
     REQUIRE(r[0].header("content-type") == "application/problem+json");
     if (std::string(c[0]) != "bad percent-encoding" && std::string(c[0]) != "truncated percent-encoding")
       REQUIRE(cl.closed());
+  }
+}
+
+TEST_CASE("has_cr_or_lf finds a CR or LF at every offset and nothing outside the span", "[http][strict]") {
+  for (std::size_t n = 0; n <= 40; ++n) {
+    // The span sits between CRs: a scan that read outside it would see them.
+    std::string buf = "\r" + std::string(n, 'x') + "\r";
+    const char* span = buf.data() + 1;
+    INFO("length " << n);
+    REQUIRE_FALSE(fastjson::detail::has_cr_or_lf(span, n));
+    for (std::size_t i = 0; i < n; ++i) {
+      for (char c : {'\r', '\n'}) {
+        std::string v(n, 'x');
+        v[i] = c;
+        INFO("at " << i);
+        REQUIRE(fastjson::detail::has_cr_or_lf(v.data(), n));
+      }
+    }
+  }
+  // Bytes next to CR/LF in value (0x0c, 0x0e, 0x8d, 0x8a) are not matches.
+  const std::string near("\x0c\x0e\x0b\x09\x8d\x8a\xff\x00\x0c\x0e\x0b\x09\x8d\x8a\xff\x00\x01", 17);
+  REQUIRE_FALSE(fastjson::detail::has_cr_or_lf(near.data(), near.size()));
+}
+
+TEST_CASE("obs-fold is found wherever the fold falls in a value of any length", "[http][strict]") {
+  // The fold check scans values eight bytes at a time (the last step
+  // overlapping): folds at every offset of values from 1 to 40 bytes, and
+  // the same values unfolded, which must pass.
+  fastjson::app app;
+  echo_app(app);
+  for (std::size_t before = 1; before <= 40; ++before) {
+    for (std::size_t after : {std::size_t{1}, std::size_t{7}, std::size_t{8}, std::size_t{9}, std::size_t{23}}) {
+      INFO("value of " << before << " bytes, fold, " << after << " more");
+      std::string a(before, 'a'), b(after, 'b');
+      client folded(app);
+      auto r = folded.raw("GET /plaintext HTTP/1.1\r\nX-A: " + a + "\r\n " + b + "\r\n\r\n", 1);
+      REQUIRE(r.size() == 1);
+      REQUIRE(r[0].status == 400);
+      client plain(app);
+      auto ok = plain.raw("GET /plaintext HTTP/1.1\r\nX-A: " + a + b + "\r\n\r\n", 1);
+      REQUIRE(ok.size() == 1);
+      REQUIRE(ok[0].status == 200);
+    }
   }
 }
 

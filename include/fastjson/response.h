@@ -27,7 +27,8 @@ namespace fastjson {
 
 class response {
  public:
-  /// The status (default 200).
+  /// The status (default 200). A code outside 100..999 goes out as 500 (the
+  /// status line has exactly three digits).
   int status() const noexcept { return status_; }
   response& status(int code) noexcept {
     status_ = code;

@@ -13,10 +13,13 @@
 #include <llhttp.h>
 
 #include <charconv>
+#include <cstdint>
 #include <cstring>
+#include <string>
 
 #include "app_core.h"
 #include "fastjson/loop.h"
+#include "http/scan.h"
 #include "http/slot.h"
 
 namespace fastjson::detail {
@@ -159,6 +162,7 @@ int callbacks::on_header_field(llhttp_t* p, const char* at, std::size_t n) {
   if (slot.header_bytes > cfg.max_header_bytes)
     return user_error(&ps, 431, "the header section is too large");
   slot.headers.push_back({{at, n}, {}});
+  if (n == 6 && iequals({at, n}, "expect")) slot.has_expect = true;  // looked at in on_headers_complete
   ps.field_open = true;
   ps.last_end = at + n;
   return 0;
@@ -176,9 +180,7 @@ int callbacks::on_header_value(llhttp_t* p, const char* at, std::size_t n) {
     // line (obs-fold), which RFC 9112 lets servers reject.
     return user_error(&ps, 400, "obsolete line folding is not accepted");
   }
-  unsigned fold = 0;  // no early exit: the scan vectorizes
-  for (std::size_t i = 0; i < n; ++i) fold |= static_cast<unsigned>((at[i] == '\r') | (at[i] == '\n'));
-  if (fold) return user_error(&ps, 400, "obsolete line folding is not accepted");
+  if (has_cr_or_lf(at, n)) return user_error(&ps, 400, "obsolete line folding is not accepted");
   slot.header_bytes += n;
   if (slot.header_bytes > se.app_.cfg.max_header_bytes)
     return user_error(&ps, 431, "the header section is too large");
@@ -222,7 +224,7 @@ int callbacks::on_headers_complete(llhttp_t* p) {
 
   std::uint64_t cl = (p->flags & F_CONTENT_LENGTH) ? p->content_length : 0;
   slot.chunked = (p->flags & F_CHUNKED) != 0;
-  if (auto ex = slot.req.header("expect")) {
+  if (auto ex = slot.has_expect ? slot.req.header("expect") : std::nullopt) {
     if (iequals(*ex, "100-continue"))
       slot.expect_continue = true;
     else
@@ -498,12 +500,62 @@ void session::write_ready_responses() {
   }
 }
 
+namespace {
+
+// "HTTP/1.1 NNN Reason\r\n" for every status 100..999, built once.
+struct status_lines {
+  static constexpr int first = 100, last = 999;
+  std::string text;
+  std::uint32_t at[last - first + 2];
+  status_lines() {
+    for (int s = first; s <= last; ++s) {
+      at[s - first] = static_cast<std::uint32_t>(text.size());
+      text += "HTTP/1.1 ";
+      text += static_cast<char>('0' + s / 100);
+      text += static_cast<char>('0' + s / 10 % 10);
+      text += static_cast<char>('0' + s % 10);
+      text += ' ';
+      text += status_reason(s);
+      text += "\r\n";
+    }
+    at[last - first + 1] = static_cast<std::uint32_t>(text.size());
+  }
+  std::string_view get(int s) const noexcept {
+    if (s < first || s > last) s = 500;  // response::status rejects these; be safe
+    return {text.data() + at[s - first], at[s - first + 1] - at[s - first]};
+  }
+};
+const status_lines lines_table;
+
+// A copy of a short piece without a call into libc's memcpy: fixed-size
+// (inlined) moves, overlapping at the end. Response heads are made of
+// pieces of 2..64 bytes, sixteen responses per read under pipelining.
+inline char* put(char* p, std::string_view v) noexcept {
+  const char* s = v.data();
+  const std::size_t n = v.size();
+  if (n >= 16 && n <= 32) {
+    std::memcpy(p, s, 16);
+    std::memcpy(p + n - 16, s + n - 16, 16);
+  } else if (n >= 8 && n < 16) {
+    std::memcpy(p, s, 8);
+    std::memcpy(p + n - 8, s + n - 8, 8);
+  } else if (n >= 4 && n < 8) {
+    std::memcpy(p, s, 4);
+    std::memcpy(p + n - 4, s + n - 4, 4);
+  } else if (n != 0) {
+    std::memcpy(p, s, n);  // data() may be null only when n == 0
+  }
+  return p + n;
+}
+
+}  // namespace
+
 void session::finalize(request_slot& slot) {
   response& res = slot.res;
   buffer& out = output();
   int status = res.status();
   bool bodyless = status < 200 || status == 204 || status == 304;
-  std::string_view reason = status_reason(status);
+  std::string_view status_line = lines_table.get(status);
   std::string_view date = date_line();
   std::string_view server = app_.server_line;
   std::string_view headers = res.header_block();
@@ -518,34 +570,23 @@ void session::finalize(request_slot& slot) {
   char cl[24];
   std::size_t cl_len = 0;
   if (!bodyless) cl_len = static_cast<std::size_t>(std::to_chars(cl, cl + sizeof cl, res.body_size()).ptr - cl);
-  std::size_t total = 13 + reason.size() + 2 + server.size() + date.size() + (bodyless ? 0 : 16 + cl_len + 2) +
+  std::size_t total = status_line.size() + server.size() + date.size() + (bodyless ? 0 : 16 + cl_len + 2) +
                       headers.size() + conn.size() + 2 + body.size();
   char* p = out.prepare(total);
   char* const start = p;
-  auto put = [&p](std::string_view v) {
-    if (v.empty()) return;  // data() may be null: no memcpy from it
-    std::memcpy(p, v.data(), v.size());
-    p += v.size();
-  };
-  std::memcpy(p, "HTTP/1.1 ", 9);
-  p[9] = static_cast<char>('0' + status / 100 % 10);
-  p[10] = static_cast<char>('0' + status / 10 % 10);
-  p[11] = static_cast<char>('0' + status % 10);
-  p[12] = ' ';
-  p += 13;
-  put(reason);
-  put("\r\n");
-  put(server);
-  put(date);
+  p = put(p, status_line);
+  p = put(p, server);
+  p = put(p, date);
   if (!bodyless) {
-    put("Content-Length: ");
-    put({cl, cl_len});
-    put("\r\n");
+    std::memcpy(p, "Content-Length: ", 16);
+    p = put(p + 16, {cl, cl_len});
+    std::memcpy(p, "\r\n", 2);
+    p += 2;
   }
-  put(headers);
-  put(conn);
-  put("\r\n");
-  put(body);
+  p = put(p, headers);
+  p = put(p, conn);
+  std::memcpy(p, "\r\n", 2);
+  p = put(p + 2, body);
   out.commit(static_cast<std::size_t>(p - start));
   res.mark_sent();
 }

@@ -53,7 +53,7 @@ struct request_slot {
   std::size_t url_bytes = 0;
   bool value_pending = false;
   bool expect_continue = false;
-  bool expect_other = false;
+  bool has_expect = false;      // an Expect field was seen (checked at the end of the head)
   bool chunked = false;
 
   request_slot() = default;
@@ -96,7 +96,7 @@ struct request_slot {
     finished = false;
     error_close = false;
     header_bytes = url_bytes = 0;
-    value_pending = expect_continue = expect_other = chunked = false;
+    value_pending = expect_continue = has_expect = chunked = false;
   }
   // The request's views move with its bytes when they are pinned.
   void rebase(const char* old_base, std::size_t len, const char* new_base) noexcept;

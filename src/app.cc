@@ -182,9 +182,10 @@ void app_core::run_chain(request_slot& slot, std::size_t from) {
       if (!res.done() && !res.sent()) {
         // Its `after` waits until its before_async has finished (mw_ran
         // excludes it meanwhile: an early answer gives it `abandon`).
+        task<bool> rest = m->before_async(req, res, st);  // (a throw here: its `after` runs)
         slot.mw_ran = i;
         slot.mw_waiting = i + 1;
-        slot.waiting = m->before_async(req, res, st);
+        slot.waiting = std::move(rest);
         slot.handler_running = true;
         slot.waiting.start_detached(&app_core::on_before_done, &slot);
         return;
@@ -301,8 +302,8 @@ void app_core::on_before_done(void* ctx) {
         if (s->finished) {
           // Answered meanwhile (mw::timeout): the waiting middleware's
           // `before` never completed, so it gets `abandon`, not `after`.
-          s->route->chain[i]->abandon(s->mw_state.get() + s->route->state_off[i]);
           s->waiting = task<bool>();
+          s->route->chain[i]->abandon(s->mw_state.get() + s->route->state_off[i]);
           core.finish(*s);  // frees the slot if its connection is gone
           return;
         }

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <stdexcept>
 #include <thread>
 
 #include "fastjson/fastjson.h"
@@ -310,6 +311,19 @@ TEST_CASE("when_all runs tasks concurrently and returns results in order", "[asy
   c = {};
   CHECK(cl.get("/sync").body == "3/0");
   CHECK(c.finished == 3);
+}
+
+TEST_CASE("awaiting an empty task throws std::logic_error, also inside when_all", "[async][when_all]") {
+  auto direct = []() -> fastjson::task<int> { co_return co_await fastjson::task<int>{}; };
+  CHECK_THROWS_AS(fastjson::sync_wait(direct()), std::logic_error);
+  auto all = []() -> fastjson::task<std::size_t> {
+    std::vector<fastjson::task<int>> ts;
+    ts.push_back([]() -> fastjson::task<int> { co_return 1; }());
+    ts.emplace_back();  // default-constructed: no coroutine behind it
+    auto v = co_await fastjson::when_all(std::move(ts));
+    co_return v.size();
+  };
+  CHECK_THROWS_AS(fastjson::sync_wait(all()), std::logic_error);
 }
 
 TEST_CASE("when_all off any loop, with offloaded work", "[async][when_all]") {

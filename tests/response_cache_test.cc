@@ -483,3 +483,64 @@ TEST_CASE("response_cache: coalescing across worker threads", "[cache][middlewar
   }
   CHECK(calls.load() == 1);
 }
+
+TEST_CASE("response_cache: stale-while-revalidate serves the stale copy while one request refreshes",
+          "[cache][middleware][coalesce]") {
+  fake_clock clock;
+  int calls = 0;
+  auto make_app = [&](fastjson::app& app, fastjson::mw::response_cache_options o, std::string cc) {
+    o.clock = clock.fn();
+    app.use(fastjson::mw::response_cache(std::move(o)));
+    app.get("/swr", [&calls, cc](fastjson::request& req, fastjson::response& res) -> fastjson::task<> {
+      int n = ++calls;
+      co_await fastjson::sleep(req.loop(), 30ms);
+      res.header("Cache-Control", cc);
+      res.text("v" + std::to_string(n));
+    });
+  };
+  SECTION("from the handler's Cache-Control, or from the option") {
+    fastjson::app app;
+    bool from_option = GENERATE(false, true);
+    if (from_option)
+      make_app(app, {.stale_while_revalidate = 30s}, "max-age=5");
+    else
+      make_app(app, {}, "max-age=5, stale-while-revalidate=30");
+    fastjson::testing::client c(app);
+    CHECK(c.get("/swr").body == "v1");
+    clock.advance(10s);  // stale, inside the window
+    auto rs = c.raw(pipeline("GET /swr", 3), 3);
+    REQUIRE(rs.size() == 3);
+    CHECK(rs[0].body == "v2");  // the refresh
+    CHECK(!rs[0].header("age"));
+    CHECK(rs[1].body == "v1");  // the others did not wait for it
+    CHECK(rs[1].header("age") == "10");
+    CHECK(rs[2].body == "v1");
+    CHECK(calls == 2);
+    CHECK(c.get("/swr").body == "v2");  // fresh again
+    CHECK(calls == 2);
+    clock.advance(10s);  // stale again: HEAD gets the stale copy and refreshes nothing
+    auto h = c.raw("HEAD /swr HTTP/1.1\r\nHost: t\r\n\r\n", 1, {true});
+    REQUIRE(h.size() == 1);
+    CHECK(h[0].status == 200);
+    CHECK(h[0].header("age") == "10");
+    CHECK(calls == 2);
+    clock.advance(40s);  // past freshness and window: a plain miss
+    CHECK(c.get("/swr").body == "v3");
+  }
+  SECTION("without coalescing, or without a window, a stale entry is a miss") {
+    fastjson::app app;
+    bool no_coalesce = GENERATE(false, true);
+    if (no_coalesce)
+      make_app(app, {.coalesce = false}, "max-age=5, stale-while-revalidate=30");
+    else
+      make_app(app, {}, "max-age=5");
+    fastjson::testing::client c(app);
+    CHECK(c.get("/swr").body == "v1");
+    clock.advance(10s);
+    auto rs = c.raw(pipeline("GET /swr", 2), 2);
+    REQUIRE(rs.size() == 2);
+    CHECK(rs[0].body == "v2");
+    CHECK(rs[1].body == (no_coalesce ? "v3" : "v2"));  // coalesced behind the miss's leader otherwise
+    CHECK(calls == (no_coalesce ? 3 : 2));
+  }
+}

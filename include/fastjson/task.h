@@ -28,6 +28,7 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <stdexcept>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -125,7 +126,10 @@ class [[nodiscard]] task {
         h.promise().continuation = cont;
         return h;
       }
-      T await_resume() { return h.promise().take(); }
+      T await_resume() {
+        if (!h) throw std::logic_error("co_await on an empty fastjson::task (default-constructed or moved from)");
+        return h.promise().take();
+      }
     };
     return awaiter{h_};
   }

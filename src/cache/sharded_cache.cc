@@ -164,13 +164,14 @@ std::string sharded_cache::check_invariants() const {
   return {};
 }
 
-sharded_cache::flight_start sharded_cache::begin_flight(std::string_view key) {
+sharded_cache::flight_start sharded_cache::begin_flight(std::string_view key, bool refresh) {
   auto h = hash64(key, seed_);
   shard& s = shard_for(h);
   time_point t0 = now();  // the clock is never called under a shard lock
   std::lock_guard lock(s.mu);
   // Someone may have stored it since our miss (get already counted it).
-  if (auto e = s.core.peek_hashed(key, h, t0)) return {std::move(e), nullptr, false};
+  if (!refresh)
+    if (auto e = s.core.peek_hashed(key, h, t0)) return {std::move(e), nullptr, false};
   if (auto it = s.loads.find(key); it != s.loads.end()) return {nullptr, it->second, false};
   auto mine = std::make_shared<inflight>(s.mu);
   s.loads.emplace(std::string(key), mine);

@@ -4,9 +4,10 @@
 // what a hit must replay, packed into the entry's content-type field (which
 // the cache treats as opaque bytes):
 //
-//   "SSS" + content type + "\n" + header lines ("Name: value\r\n"...)
+//   "SSS" + "FFFFFFFFFF" + content type + "\n" + header lines ("Name: value\r\n"...)
 //
-// SSS is the three-digit status. A route whose response had `Vary` gets a
+// SSS is the three-digit status, F the freshness lifetime in seconds (ten
+// digits; the entry's TTL adds the stale-while-revalidate window to it). A route whose response had `Vary` gets a
 // marker entry under the base key instead: content type "\x01", value the
 // varied header names (lower case, comma separated) + "\n" + a generation
 // number. The responses are stored under base + "\0" + generation + "\0" +
@@ -87,6 +88,7 @@ struct cache_control {
   bool is_private = false;
   std::optional<long long> max_age;
   std::optional<long long> s_maxage;
+  std::optional<long long> stale_while_revalidate;  // RFC 5861
 };
 
 std::optional<long long> delta_seconds(std::string_view v) {
@@ -117,6 +119,8 @@ cache_control parse_cache_control(std::optional<std::string_view> h) {
       cc.max_age = delta_seconds(arg).value_or(0);
     } else if (iequals(name, "s-maxage")) {
       cc.s_maxage = delta_seconds(arg).value_or(0);
+    } else if (iequals(name, "stale-while-revalidate")) {
+      cc.stale_while_revalidate = delta_seconds(arg).value_or(0);
     }
   });
   return cc;
@@ -187,7 +191,23 @@ class response_cache_mw final : public middleware_with_state<rc_state> {
 
     if (cc.max_age) st.max_age = *cc.max_age;
     std::string& key = scratch_key();
-    if (lookup_and_serve(req, res, st, key)) return false;
+    cache::entry_ptr stale;
+    if (lookup_and_serve(req, res, st, key, &stale)) return false;
+    if (stale) {
+      // Past its freshness but inside its stale-while-revalidate window:
+      // one GET refreshes it (runs the handler, stores the answer); every
+      // other request meanwhile gets the stale copy at once.
+      if (m == method::get) {
+        cache::sharded_cache::ticket t = store_->join(key, /*refresh=*/true);
+        if (t.leader()) {
+          st.ticket = std::move(t);
+          return true;
+        }
+      }
+      serve(req, res, *stale, stale->age(store_->now()));
+      st.store = false;
+      return false;
+    }
     if (st.pass || !opts_.coalesce || m != method::get) return true;
     // A miss: lead the computation of this response, or wait for the
     // request that already does (`key` is the key just looked up).
@@ -239,6 +259,9 @@ class response_cache_mw final : public middleware_with_state<rc_state> {
     if (cc.no_store || cc.no_cache || cc.is_private) return outcome::uncacheable;
     long long ttl = cc.s_maxage ? *cc.s_maxage : cc.max_age ? *cc.max_age : opts_.default_ttl.count();
     if (ttl <= 0) return outcome::uncacheable;  // stale at once (and ttl 0 means "forever" to the cache)
+    ttl = std::min<long long>(ttl, 9999999999);  // the metadata's ten digits
+    const long long swr = std::min<long long>(
+        cc.stale_while_revalidate ? *cc.stale_while_revalidate : opts_.stale_while_revalidate.count(), 9999999999);
     std::string_view body = res.body();
     if (body.size() > opts_.max_body_bytes) return outcome::uncacheable;
 
@@ -259,7 +282,7 @@ class response_cache_mw final : public middleware_with_state<rc_state> {
     // the offset: don't guess, don't store.
     std::string_view block = res.header_block();
     if (block.size() < st.header_offset) return outcome::skipped;
-    std::string meta = fmt::format("{:03d}{}\n", status, res.header("content-type").value_or(""));
+    std::string meta = fmt::format("{:03d}{:010d}{}\n", status, ttl, res.header("content-type").value_or(""));
     std::string_view own = block.substr(st.header_offset);
     while (!own.empty()) {
       std::size_t eol = own.find("\r\n");
@@ -279,7 +302,8 @@ class response_cache_mw final : public middleware_with_state<rc_state> {
     }
 
     const cache::time_point now = store_->now();
-    const auto fresh = std::chrono::duration_cast<cache::duration>(std::chrono::seconds(ttl));
+    // Kept (and its Vary marker) through the stale-while-revalidate window.
+    const auto fresh = std::chrono::duration_cast<cache::duration>(std::chrono::seconds(ttl + swr));
     std::string key;
     base_key(req, key);
     if (!vary_names.empty()) {
@@ -304,7 +328,10 @@ class response_cache_mw final : public middleware_with_state<rc_state> {
 
   // Looks the request up (its base key, then its Vary variant) and serves a
   // fresh-enough entry. Leaves the last key looked up in `key`.
-  bool lookup_and_serve(request& req, response& res, rc_state& st, std::string& key) {
+  // With `stale` given, an entry past its freshness but still stored (its
+  // stale-while-revalidate window) is not served but handed back there.
+  bool lookup_and_serve(request& req, response& res, rc_state& st, std::string& key,
+                        cache::entry_ptr* stale = nullptr) {
     const cache::time_point now = store_->now();
     base_key(req, key);
     cache::entry_ptr e = store_->get(key, now);
@@ -319,9 +346,21 @@ class response_cache_mw final : public middleware_with_state<rc_state> {
     }
     const std::chrono::seconds age = e->age(now);
     if (st.max_age >= 0 && age.count() > st.max_age) return false;
+    if (age.count() >= fresh_seconds(*e)) {
+      if (stale && opts_.coalesce) *stale = std::move(e);
+      return false;  // stale: without coalescing (or a waiter's recheck), a miss
+    }
     serve(req, res, *e, age);
     st.store = false;
     return true;
+  }
+
+  // An entry's freshness lifetime, from its metadata (see the file comment).
+  static long long fresh_seconds(const cache::entry& e) noexcept {
+    std::string_view meta = e.content_type();
+    long long f = 0;
+    std::from_chars(meta.data() + 3, meta.data() + 13, f);
+    return f;
   }
 
   static bool is_pass(const cache::entry& e) noexcept {
@@ -421,7 +460,7 @@ class response_cache_mw final : public middleware_with_state<rc_state> {
     std::string_view meta = e.content_type();
     int status = (meta[0] - '0') * 100 + (meta[1] - '0') * 10 + (meta[2] - '0');
     std::size_t nl = meta.find('\n');
-    std::string_view content_type = meta.substr(3, nl - 3);
+    std::string_view content_type = meta.substr(13, nl - 13);
     std::string_view lines = meta.substr(nl + 1);
     while (!lines.empty()) {
       std::size_t eol = lines.find("\r\n");

@@ -128,8 +128,10 @@ class sharded_cache {
   /// or waits (`co_await t.wait(limit)`, then look the key up again: the
   /// leader may have stored nothing, or under another key). Leaders and
   /// waiters share one table with `get_or_load[_async]` (a loader's waiter
-  /// whose ticket leader stored nothing loads again itself).
-  ticket join(std::string_view key);
+  /// whose ticket leader stored nothing loads again itself). `refresh`:
+  /// the key holds an entry the caller wants replaced (stale-while-
+  /// revalidate): no `hit()`, lead the refresh or learn that one runs.
+  ticket join(std::string_view key, bool refresh = false);
 
   cache_stats stats() const;
   /// The configured bound; each shard holds at most `max_bytes() / shards()`.
@@ -154,7 +156,7 @@ class sharded_cache {
     std::shared_ptr<void> flight;   // else the load to lead or to wait for
     bool leader = false;
   };
-  flight_start begin_flight(std::string_view key);
+  flight_start begin_flight(std::string_view key, bool refresh = false);
   /// The leader's landing: stores the value (unless invalidated or not
   /// cacheable), unregisters the flight, wakes every waiter; returns the
   /// entry or rethrows `error`.
@@ -273,8 +275,8 @@ class sharded_cache::ticket {
   bool leader_ = false;
 };
 
-inline sharded_cache::ticket sharded_cache::join(std::string_view key) {
-  flight_start st = begin_flight(key);
+inline sharded_cache::ticket sharded_cache::join(std::string_view key, bool refresh) {
+  flight_start st = begin_flight(key, refresh);
   ticket t;
   t.hit_ = std::move(st.hit);
   if (!t.hit_) {

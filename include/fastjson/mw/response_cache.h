@@ -42,6 +42,11 @@
 ///   `Vary: *`, too large) is marked for `pass_ttl`, during which its misses
 ///   run at once (no queueing behind a leader whose answer can't be
 ///   shared). HEAD and client `no-cache` requests never wait.
+/// - **Stale while revalidate** (RFC 5861): a response whose `Cache-Control`
+///   has `stale-while-revalidate=N` (or any, with the option set) stays
+///   stored N seconds past its freshness. In that window the first GET runs
+///   the handler to refresh it while every other request (HEAD too) gets the
+///   stale copy at once, with its true `Age`; nobody waits.
 /// - **Invalidation** (RFC 9111 4.4): a 2xx or 3xx answer to an unsafe method
 ///   (anything but GET, HEAD, OPTIONS, TRACE) drops the stored response of its
 ///   target (path and query) and of the URIs in its `Location` and
@@ -103,6 +108,11 @@ struct response_cache_options {
   /// How long a key whose response forbade storing skips coalescing
   /// (Varnish's "hit-for-pass"); 0 = never mark (always coalesce).
   std::chrono::seconds pass_ttl{10};
+  /// How long past its freshness a response may still be served while one
+  /// request refreshes it, when the handler's `Cache-Control` has no
+  /// `stale-while-revalidate=N` (RFC 5861); 0 = never serve stale. Needs
+  /// `coalesce` (without it a stale entry is a miss).
+  std::chrono::seconds stale_while_revalidate{0};
   /// Use this cache instead of creating one (for sharing it, reading its
   /// stats or purging it); the size, policy and clock options are then
   /// ignored.

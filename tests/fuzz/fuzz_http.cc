@@ -16,6 +16,7 @@
 #include <string_view>
 
 #include "fastjson/fastjson.h"
+#include "fastjson/mw/response_cache.h"
 #include "fastjson/testing.h"
 
 namespace {
@@ -62,6 +63,20 @@ fastjson::app& the_app() {
       res.send(req.body(), "application/octet-stream");
     });
     app->get("/throw", [](fastjson::request&, fastjson::response&) { throw std::runtime_error("boom"); });
+    // The response cache: pipelined GETs of one key coalesce behind an
+    // async handler (before_async), stale copies are served while one
+    // refreshes, unsafe methods invalidate; the query picks the handler's
+    // Cache-Control and Vary.
+    auto cached = app->group("/cached");
+    cached.use(fastjson::mw::response_cache({.max_bytes = 1 << 16, .default_ttl = 1s, .coalesce_timeout = 5ms,
+                                             .stale_while_revalidate = 1s}));
+    cached.get("/:k", [](fastjson::request& req, fastjson::response& res) -> fastjson::task<> {
+      co_await fastjson::sleep(req.loop(), 1ms);
+      if (auto cc = req.query("cc")) res.header("Cache-Control", *cc);
+      if (auto v = req.query("vary")) res.header("Vary", *v);
+      res.text(req.param("k"));
+    });
+    cached.put("/:k", [](fastjson::request&, fastjson::response& res) { res.no_content(204); });
     auto g = app->group("/api");
     g.use(fastjson::mw::body_limit(64));
     g.put("/items/:a/:b", [](fastjson::request& req, fastjson::response& res) {

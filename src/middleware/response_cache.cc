@@ -23,6 +23,11 @@
 // answering, so the framework awaits `before_async`, which waits for the
 // landing (at most `coalesce_timeout`) and looks the key up again.
 //
+// Stale-while-revalidate: an entry is stored for its freshness plus its
+// window; a lookup past the freshness joins with `refresh`: the leader
+// runs the handler (its `after` replaces the entry), everyone else is
+// served the stale copy in `before` without waiting.
+//
 // Invalidation (RFC 9111 4.4): a 2xx/3xx answer to an unsafe method erases
 // the base key of its target and of its Location / Content-Location. Erasing
 // a marker orphans every variant at once: the next marker gets a new

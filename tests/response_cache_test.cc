@@ -544,3 +544,17 @@ TEST_CASE("response_cache: stale-while-revalidate serves the stale copy while on
     CHECK(calls == (no_coalesce ? 3 : 2));
   }
 }
+
+TEST_CASE("response_cache: entries someone else put in a shared store are misses", "[cache][middleware]") {
+  fixture f;
+  fastjson::testing::client c(f.app);
+  // Written by other code sharing `store`: no status/freshness metadata.
+  for (std::string_view ct : {"", "text/plain", "200", "2001234567890text/plain", "\x01", "0000000000005x\n"}) {
+    INFO("content type '" << ct << "'");
+    f.store->put("/n", "foreign", {.content_type = ct});
+    auto r = c.get("/n");
+    CHECK(r.status == 200);
+    CHECK(r.body.rfind("call ", 0) == 0);  // the handler ran
+    f.store->erase("/n");
+  }
+}

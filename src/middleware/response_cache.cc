@@ -349,6 +349,7 @@ class response_cache_mw final : public middleware_with_state<rc_state> {
       st.pass = true;
       return false;
     }
+    if (!is_response(*e)) return false;  // someone else's entry in a shared `store`
     const std::chrono::seconds age = e->age(now);
     if (st.max_age >= 0 && age.count() > st.max_age) return false;
     if (age.count() >= fresh_seconds(*e)) {
@@ -366,6 +367,16 @@ class response_cache_mw final : public middleware_with_state<rc_state> {
     long long f = 0;
     std::from_chars(meta.data() + 3, meta.data() + 13, f);
     return f;
+  }
+
+  // Stored by `store_response`: 13 digits (status, freshness) and a
+  // newline after the content type.
+  static bool is_response(const cache::entry& e) noexcept {
+    std::string_view meta = e.content_type();
+    if (meta.size() < 14 || meta.find('\n', 13) == std::string_view::npos) return false;
+    for (std::size_t i = 0; i < 13; ++i)
+      if (meta[i] < '0' || meta[i] > '9') return false;
+    return meta[0] != '0';
   }
 
   static bool is_pass(const cache::entry& e) noexcept {

@@ -229,7 +229,8 @@ class response_cache_mw final : public middleware_with_state<rc_state> {
   }
 
   task<bool> before_async(request& req, response& res, rc_state& st) override {
-    co_await st.ticket.wait(opts_.coalesce_timeout);
+    auto wait = st.ticket.wait(opts_.coalesce_timeout);  // a named local (GCC 12, sharded_cache.h)
+    co_await wait;
     st.ticket = {};
     // The leader's response, if it stored one under our key; else (not
     // cacheable, another Vary variant, or the leader is still running past

@@ -261,9 +261,10 @@ class sharded_cache::ticket {
     if (leader_ && cache_) cache_->end_flight_quietly(key_, flight_);
     leader_ = false;
   }
-  /// Waiter: `bool landed = co_await t.wait(limit)` suspends until the
-  /// leader lands (true) or `limit` passes (false; 0 = no limit). Either
-  /// way, look the key up again afterwards.
+  /// Waiter: `auto w = t.wait(limit); bool landed = co_await w;` suspends
+  /// until the leader lands (true) or `limit` passes (false; 0 = no limit).
+  /// Either way, look the key up again afterwards. (Keep the awaiter a
+  /// named local: see get_or_load_async on GCC 12.)
   flight_awaiter wait(std::chrono::milliseconds limit) const { return flight_awaiter(flight_, limit); }
 
  private:
@@ -296,7 +297,8 @@ inline task<entry_ptr> sharded_cache::load_async(std::string key, std::function<
     // Registered while suspended; a frame destroyed while waiting (its
     // request dropped at shutdown) withdraws itself, so the landing never
     // resumes a dead coroutine.
-    co_await flight_awaiter(st.flight, {});
+    flight_awaiter wait(st.flight, {});  // a named local (GCC 12 and co_await temporaries, above)
+    co_await wait;
     if (auto e = flight_result(st.flight)) co_return e;
     // A ticket's leader landed without storing (see `join`): load it ourselves.
     co_return co_await load_async(std::move(key), std::move(loader));

@@ -318,3 +318,20 @@ TEST_CASE("decode_path decodes like the router: %2F and %25 kept, bad escapes an
   CHECK(c.get("/files/%7e").body == "~");
   CHECK(c.get("/files/a%00").status == 400);
 }
+
+TEST_CASE("a status outside 100..999 goes out as a delimited 500", "[http][response]") {
+  fastjson::app app;
+  app.get("/s/:code", [](fastjson::request& req, fastjson::response& res) {
+    res.status(static_cast<int>(req.param<std::int64_t>("code"))).text("body");
+  });
+  fastjson::testing::client c(app);
+  for (int code : {0, 42, 99, 1000, -5}) {
+    INFO("status " << code);
+    auto rs = c.raw("GET /s/" + std::to_string(code) + " HTTP/1.1\r\n\r\nGET /s/200 HTTP/1.1\r\n\r\n", 2);
+    REQUIRE(rs.size() == 2);  // the first answer is delimited: the second one parses after it
+    CHECK(rs[0].status == 500);
+    CHECK(rs[0].body == "body");
+    CHECK(rs[1].status == 200);
+  }
+  CHECK(c.get("/s/299").status == 299);  // unknown but in range: sent as is
+}

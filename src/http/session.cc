@@ -520,12 +520,15 @@ struct status_lines {
     }
     at[last - first + 1] = static_cast<std::uint32_t>(text.size());
   }
-  std::string_view get(int s) const noexcept {
-    if (s < first || s > last) s = 500;  // response::status rejects these; be safe
+  std::string_view get(int s) const noexcept {  // s in [first, last]
     return {text.data() + at[s - first], at[s - first + 1] - at[s - first]};
   }
 };
-const status_lines lines_table;
+
+const status_lines& lines_table() {
+  static const status_lines table;  // a function-local static: no initialisation-order trap
+  return table;
+}
 
 // A copy of a short piece without a call into libc's memcpy: fixed-size
 // (inlined) moves, overlapping at the end. Response heads are made of
@@ -554,8 +557,9 @@ void session::finalize(request_slot& slot) {
   response& res = slot.res;
   buffer& out = output();
   int status = res.status();
+  if (status < status_lines::first || status > status_lines::last) status = 500;  // see response::status
   bool bodyless = status < 200 || status == 204 || status == 304;
-  std::string_view status_line = lines_table.get(status);
+  std::string_view status_line = lines_table().get(status);
   std::string_view date = date_line();
   std::string_view server = app_.server_line;
   std::string_view headers = res.header_block();

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <stdexcept>
 #include <thread>
+#include <vector>
 
 #include "fastjson/fastjson.h"
 #include "fastjson/testing.h"
@@ -311,6 +312,37 @@ TEST_CASE("when_all runs tasks concurrently and returns results in order", "[asy
   c = {};
   CHECK(cl.get("/sync").body == "3/0");
   CHECK(c.finished == 3);
+}
+
+TEST_CASE("coroutine frames are recycled per thread, in 64-byte classes, up to 4 KiB", "[async]") {
+  using fastjson::detail::frame_alloc;
+  using fastjson::detail::frame_free;
+  if (!fastjson::detail::frame_pool_enabled()) {
+    SUCCEED("frame pool off (sanitizer build or FASTJSON_NO_FRAME_POOL): frames are plain allocations");
+    return;
+  }
+  void* a = frame_alloc(200);
+  frame_free(a, 200);
+  void* b = frame_alloc(250);  // same class (193..256 bytes): the same block back
+  CHECK(b == a);
+  void* c = frame_alloc(300);  // another class: another block
+  CHECK(c != a);
+  frame_free(b, 250);
+  frame_free(c, 300);
+  void* big = frame_alloc(5000);  // beyond the pool: plain allocation
+  frame_free(big, 5000);
+  // A frame freed on another thread goes to that thread's lists (emptied
+  // when it exits), or back to the allocator if that thread keeps none.
+  void* d = frame_alloc(100);
+  std::thread([d] {
+    fastjson::detail::frame_free(fastjson::detail::frame_alloc(100), 100);  // this thread keeps lists
+    fastjson::detail::frame_free(d, 100);
+  }).join();
+  // Many frames of one class: the lists keep a bounded number.
+  std::vector<void*> many;
+  for (int i = 0; i < 1000; ++i) many.push_back(frame_alloc(64));
+  for (void* p : many) frame_free(p, 64);
+  SUCCEED();
 }
 
 TEST_CASE("awaiting an empty task throws std::logic_error, also inside when_all", "[async][when_all]") {

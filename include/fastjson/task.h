@@ -22,6 +22,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <coroutine>
+#include <cstddef>
 #include <mutex>
 #include <exception>
 #include <functional>
@@ -54,7 +55,18 @@ struct final_awaiter {
   void await_resume() const noexcept {}
 };
 
+/// Coroutine frames of `task`s come from per-thread free lists of recycled
+/// frames (src/async/frame_pool.cc): steady-state request handling that
+/// awaits makes no allocator calls for its frames.
+/// Off in sanitizer builds and when FASTJSON_NO_FRAME_POOL is set (valgrind).
+void* frame_alloc(std::size_t n);
+void frame_free(void* p, std::size_t n) noexcept;
+bool frame_pool_enabled() noexcept;
+
 struct promise_base {
+  static void* operator new(std::size_t n) { return frame_alloc(n); }
+  static void operator delete(void* p, std::size_t n) noexcept { frame_free(p, n); }
+
   std::coroutine_handle<> continuation;
   // For a task started detached by the framework: called when it finishes.
   void (*on_done)(void*) = nullptr;

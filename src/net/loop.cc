@@ -141,15 +141,16 @@ int loop_impl::list_for(std::uint64_t timeout_ms) {
 
 void loop_impl::defer(void (*fn)(void*), void* ctx) {
   if (deferred.empty())
-    uv_idle_start(&idle, [](uv_idle_t* h) {
-      auto* self = static_cast<loop_impl*>(h->loop->data);
-      // Calls deferred by these calls run on the next turn.
-      self->deferred_run.swap(self->deferred);
-      for (auto& [f, c] : self->deferred_run) f(c);
-      self->deferred_run.clear();
-      if (self->deferred.empty()) uv_idle_stop(&self->idle);
-    });
+    uv_idle_start(&idle, [](uv_idle_t* h) { static_cast<loop_impl*>(h->loop->data)->run_deferred(); });
   deferred.emplace_back(fn, ctx);
+}
+
+void loop_impl::run_deferred() {
+  // Calls deferred by these calls run on the next turn.
+  deferred_run.swap(deferred);
+  for (auto& [f, c] : deferred_run) f(c);
+  deferred_run.clear();
+  if (deferred.empty()) uv_idle_stop(&idle);
 }
 
 void loop_impl::post(std::function<void()> fn) {

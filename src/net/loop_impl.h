@@ -86,6 +86,9 @@ struct loop_impl {
   /// Same-thread deferred call (runs after the current callback returns,
   /// before the loop blocks again). No allocation in steady state.
   void defer(void (*fn)(void*), void* ctx);
+  /// Runs the calls deferred so far (the idle handle does this each turn;
+  /// in-process benchmarks call it directly).
+  void run_deferred();
   /// Thread-safe post (fastjson::loop::post). After close_all() it drops
   /// `fn`: work finishing on another thread after the server stopped never
   /// reaches a closed loop.

@@ -338,10 +338,11 @@ TEST_CASE("coroutine frames are recycled per thread, in 64-byte classes, up to 4
     fastjson::detail::frame_free(fastjson::detail::frame_alloc(100), 100);  // this thread keeps lists
     fastjson::detail::frame_free(d, 100);
   }).join();
-  // Many frames of one class: the lists keep a bounded number.
+  // Many frames: the lists keep a bounded number (128 per class, 1 MiB in all).
   std::vector<void*> many;
   for (int i = 0; i < 1000; ++i) many.push_back(frame_alloc(64));
-  for (void* p : many) frame_free(p, 64);
+  for (int i = 0; i < 1000; ++i) many.push_back(frame_alloc(4000));
+  for (std::size_t i = 0; i < many.size(); ++i) frame_free(many[i], i < 1000 ? 64 : 4000);
   SUCCEED();
 }
 

@@ -5,7 +5,8 @@
 // state reuses frames instead of calling the allocator once per request.
 // Frames freed on another thread than the one that made them go to the
 // freeing thread's lists (memory is memory); each list keeps at most
-// `max_cached` frames, the rest go back to the allocator. Built with a
+// `max_cached` frames and a thread at most 1 MiB of them, the rest go back
+// to the allocator. Built with a
 // sanitizer, the pool is off, so ASan and TSan see every frame's real
 // lifetime (use-after-free of a destroyed coroutine frame stays detectable);
 // the environment variable FASTJSON_NO_FRAME_POOL (any value) turns it off
@@ -37,6 +38,7 @@ namespace {
 constexpr std::size_t step = 64;        // size classes of 64 bytes
 constexpr std::size_t classes = 64;     // frames up to 4 KiB are recycled
 constexpr std::uint32_t max_cached = 128;  // per class and thread
+constexpr std::size_t max_cached_bytes = std::size_t{1} << 20;  // per thread, all classes
 
 struct free_frame {
   free_frame* next;
@@ -48,6 +50,7 @@ struct free_frame {
 struct frame_lists {
   free_frame* head[classes];
   std::uint32_t count[classes];
+  std::size_t bytes;  // cached, all classes
   void* cleaner;  // set on first use: constructing it registers its destructor
   bool registered;
   bool closed;
@@ -63,6 +66,7 @@ struct cleaner {
       }
       lists.count[c] = 0;
     }
+    lists.bytes = 0;
     lists.closed = true;
   }
 };
@@ -93,6 +97,7 @@ void* frame_alloc(std::size_t n) {
     if (free_frame* f = lists.head[c]) {
       lists.head[c] = f->next;
       --lists.count[c];
+      lists.bytes -= (c + 1) * step;
       return f;
     }
     if (!lists.registered) {
@@ -110,11 +115,14 @@ void frame_free(void* p, std::size_t n) noexcept {
 #if FASTJSON_FRAME_POOL
   const std::size_t c = class_of(n);
   if (c < classes) {
-    if (!lists.closed && lists.registered && lists.count[c] < max_cached) {
+    const std::size_t size = (c + 1) * step;
+    if (!lists.closed && lists.registered && lists.count[c] < max_cached &&
+        lists.bytes + size <= max_cached_bytes) {
       auto* f = static_cast<free_frame*>(p);
       f->next = lists.head[c];
       lists.head[c] = f;
       ++lists.count[c];
+      lists.bytes += size;
       return;
     }
     ::operator delete(p, (c + 1) * step);

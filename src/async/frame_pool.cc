@@ -62,7 +62,7 @@ struct cleaner {
     for (std::size_t c = 0; c < classes; ++c) {
       while (free_frame* f = lists.head[c]) {
         lists.head[c] = f->next;
-        ::operator delete(f, (c + 1) * step);
+        ::operator delete(f);
       }
       lists.count[c] = 0;
     }
@@ -125,11 +125,12 @@ void frame_free(void* p, std::size_t n) noexcept {
       lists.bytes += size;
       return;
     }
-    ::operator delete(p, (c + 1) * step);
+    ::operator delete(p);
     return;
   }
 #endif
-  ::operator delete(p, n);
+  (void)n;  // unsized: clang before 19 does not declare the sized form by default
+  ::operator delete(p);
 }
 
 }  // namespace fastjson::detail

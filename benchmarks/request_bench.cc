@@ -124,6 +124,16 @@ class memory_session final : public fastjson::detail::session {
   fastjson::detail::loop_impl& loop_;
 };
 
+// A frozen app's loop on this thread and one in-memory connection to it.
+struct bench_server {
+  explicit bench_server(fastjson::app& app) : loop((app.core().freeze(), app.core())), scope(loop), session(loop) {
+    session.out.reserve(64 * 1024);
+  }
+  fastjson::detail::loop_impl loop;
+  fastjson::detail::current_scope scope;
+  memory_session session;
+};
+
 // An API client's request (four short headers).
 constexpr std::string_view api_request =
     "GET /json HTTP/1.1\r\n"
@@ -170,12 +180,9 @@ void bm_inprocess_json(benchmark::State& state, std::string_view request_bytes, 
     app.get("/json", json_coroutine);
   else
     app.get("/json", [](fastjson::request&, fastjson::response& res) { res.json(bench::message{"Hello, World!"}); });
-  auto& core = app.core();
-  core.freeze();
-  fastjson::detail::loop_impl loop(core);
-  fastjson::detail::current_scope scope(loop);
-  memory_session session(loop);
-  session.out.reserve(64 * 1024);
+  bench_server srv(app);
+  auto& loop = srv.loop;
+  auto& session = srv.session;
 
   // The read buffer, with the padding the parser relies on.
   std::string in(request_bytes);
@@ -226,12 +233,8 @@ void bm_inprocess_plaintext_pipelined(benchmark::State& state) {
   constexpr int depth = 16;
   fastjson::app app;
   app.get("/plaintext", [](fastjson::request&, fastjson::response& res) { res.text("Hello, World!"); });
-  auto& core = app.core();
-  core.freeze();
-  fastjson::detail::loop_impl loop(core);
-  fastjson::detail::current_scope scope(loop);
-  memory_session session(loop);
-  session.out.reserve(64 * 1024);
+  bench_server srv(app);
+  auto& session = srv.session;
 
   std::string in;
   for (int i = 0; i < depth; ++i) in += "GET /plaintext HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n";

@@ -220,12 +220,9 @@ class response_cache_mw final : public middleware_with_state<rc_state> {
     // Stored since our lookup (a response, or a Vary or pass marker): look
     // it up again the usual way; a miss then runs the handler uncoalesced.
     if (t.hit()) return !lookup_and_serve(req, res, st, key);
-    if (t.leader()) {
-      st.ticket = std::move(t);
-      return true;
-    }
+    const bool lead = t.leader();
     st.ticket = std::move(t);
-    return false;  // not answered: before_async waits for the leader
+    return lead;  // a waiter returns false unanswered: before_async waits for the leader
   }
 
   task<bool> before_async(request& req, response& res, rc_state& st) override {

@@ -248,12 +248,11 @@ class sharded_cache::ticket {
 
   /// The entry stored since the caller's miss (no flight then).
   const entry_ptr& hit() const noexcept { return hit_; }
-  /// This holder makes the value; the others wait for its `land()`.
+  /// This holder makes the value; the others (no hit, not leader) wait for
+  /// its `land()`.
   bool leader() const noexcept { return leader_; }
   /// The key (leaders only).
   const std::string& key() const noexcept { return key_; }
-  /// A flight led by someone else is running: `co_await wait(limit)`.
-  bool must_wait() const noexcept { return flight_ && !leader_; }
 
   /// Leader: ends the flight and wakes every waiter (on their loops). Store
   /// the value with `put` first. Idempotent; a no-op for non-leaders.

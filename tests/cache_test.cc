@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <map>
@@ -10,6 +11,9 @@
 #include <thread>
 #include <vector>
 
+#include <deque>
+
+#include "cache/ghost.h"
 #include "fastjson/cache.h"
 
 using namespace std::chrono_literals;
@@ -187,6 +191,114 @@ TEST_CASE("cache: S3-FIFO admits a key evicted recently straight to main (ghost)
   c.put(key_of(0), v);  // a ghost hit: goes to the main FIFO
   for (int i = 100; i < 200; ++i) c.put(key_of(i), v);  // a scan through the small FIFO
   REQUIRE(c.contains(key_of(0)));
+}
+
+TEST_CASE("cache: the S3-FIFO ghost remembers exactly the last window pushes", "[cache]") {
+  fc::detail::ghost_table g;
+  REQUIRE(g.bytes() == 0);  // nothing allocated before the first push
+  REQUIRE_FALSE(g.take(42, 100));
+  for (std::uint64_t h = 1; h <= 200; ++h) g.push(h * 7919, 100);
+  REQUIRE(g.capacity() == 128);  // a power of two >= the window
+  REQUIRE(g.bytes() == 128 * 12);
+  REQUIRE_FALSE(g.take(100 * 7919, 100));  // pushed 101st from the end: too old
+  REQUIRE(g.take(101 * 7919, 100));        // exactly the window's oldest
+  REQUIRE_FALSE(g.take(101 * 7919, 100));  // a hit is consumed
+  REQUIRE(g.take(200 * 7919, 100));
+  REQUIRE_FALSE(g.take(5 * 7919, 100));    // overwritten in the ring long ago
+  // A hash pushed again moves to the newest position.
+  g.push(150 * 7919, 100);
+  for (std::uint64_t h = 1000; h < 1099; ++h) g.push(h, 100);
+  REQUIRE(g.take(150 * 7919, 100));
+  // Hash 0 is a valid key hash (its fingerprint is 1, like 1's).
+  g.push(0, 100);
+  REQUIRE(g.take(0, 100));
+  // The window follows the cache's item count; the arrays grow and shrink.
+  for (std::uint64_t h = 5000; h < 6000; ++h) g.push(h, 1000);
+  REQUIRE(g.capacity() == 1024);
+  REQUIRE(g.take(5001, 1000));
+  REQUIRE_FALSE(g.take(5002, 10));  // with 10 items, only the last 64 (the minimum window) count
+  REQUIRE(g.take(5990, 10));
+  g.push(1, 10);  // a window (64 at least) below a quarter of the capacity halves it, twice
+  REQUIRE(g.capacity() == 256);
+  REQUIRE(g.size() <= 256);
+  REQUIRE(g.take(5999, 10));        // the newest survive the rebuild, in order
+  g.release();
+  REQUIRE(g.bytes() == 0);
+  REQUIRE_FALSE(g.take(1, 10));
+}
+
+TEST_CASE("cache: the ghost matches an exact FIFO model under random pushes and takes", "[cache]") {
+  // The model: every push in order, newest at the back, with the slots of
+  // hashes since taken or pushed again marked dead. Age counts pushes, dead
+  // or not; a resize keeps the newest live hashes (at most the new capacity)
+  // and forgets the dead slots; the ring forgets its oldest slot when full.
+  std::mt19937_64 rng(7);
+  fc::detail::ghost_table g;
+  struct slot {
+    std::uint64_t h;
+    bool live;
+  };
+  std::deque<slot> model;
+  auto live_at = [&](std::uint64_t h) {
+    return std::find_if(model.begin(), model.end(), [&](const slot& s) { return s.live && s.h == h; });
+  };
+  int hits = 0, resizes = 0;
+  for (int op = 0; op < 100000; ++op) {
+    // The window wanders like a cache's item count, across several resizes.
+    std::size_t window = 40 + static_cast<std::size_t>((op / 5000) % 7) * 150;
+    std::uint64_t h = 1 + rng() % 2000;  // a small key space: repeats, hits and misses (0 is 1)
+    auto it = live_at(h);
+    if (rng() % 3 == 0) {
+      bool expect = false;
+      if (it != model.end()) {
+        std::size_t age = static_cast<std::size_t>(model.end() - it) - 1;
+        expect = age < std::max(window, fc::detail::ghost_table::min_window);
+        it->live = false;
+      }
+      REQUIRE(g.take(h, window) == expect);
+      hits += expect;
+    } else {
+      std::size_t cap = g.capacity();
+      g.push(h, window);
+      if (g.capacity() != cap) {  // rebuilt before the push
+        ++resizes;
+        std::deque<slot> kept;
+        for (const slot& s : model)
+          if (s.live) kept.push_back(s);
+        while (kept.size() > g.capacity()) kept.pop_front();
+        model.swap(kept);
+        it = live_at(h);
+      }
+      if (it != model.end()) it->live = false;
+      model.push_back({h, true});
+      while (model.size() > g.capacity()) model.pop_front();
+    }
+    REQUIRE(g.size() <= g.capacity());
+  }
+  REQUIRE(hits > 1000);
+  REQUIRE(resizes >= 6);
+}
+
+TEST_CASE("cache: S3-FIFO counts its ghost in the byte bound", "[cache]") {
+  // Small values: the ghost remembers about as many keys as the cache holds,
+  // 12 bytes a slot, inside max_bytes.
+  fc::local_cache c({.max_bytes = 1 << 20});
+  std::string v(20, 'v');
+  for (int i = 0; i < 100000; ++i) c.put(key_of(i), v);
+  auto s = c.stats();
+  REQUIRE(s.evictions > 90000);
+  REQUIRE(s.bytes <= c.max_bytes());
+  REQUIRE(s.bytes > s.items * charge_of(key_of(99999), 20));  // the ghost is in there
+  REQUIRE(c.check_invariants().empty());
+  // An entry as large as the whole bound still fits: the ghost is given back.
+  std::size_t big = c.max_bytes() - charge_of("big", 0) - 64;
+  while (charge_of("big", big) > c.max_bytes()) --big;
+  REQUIRE(c.put("big", std::string(big, 'b')) == fc::put_result::inserted);
+  REQUIRE(c.stats().items == 1);
+  REQUIRE(c.stats().bytes == charge_of("big", big));
+  REQUIRE(c.check_invariants().empty());
+  c.clear();
+  REQUIRE(c.stats().bytes == 0);
 }
 
 TEST_CASE("cache: TTL expiry with an injected clock", "[cache]") {

@@ -1,13 +1,11 @@
 #pragma once
-// Internals of the cache: access to entry internals, and the S3-FIFO ghost
-// queue. Not installed.
+// Internals of the cache: access to entry internals (the S3-FIFO ghost is in
+// ghost.h). Not installed.
 
 #include <cstdint>
 #include <cstring>
-#include <deque>
 #include <new>
 #include <string_view>
-#include <unordered_map>
 #include <utility>
 
 #include "fastjson/cache/entry.h"
@@ -47,46 +45,6 @@ struct entry_access {
   static entry* release(entry_ptr&& p) noexcept {
     return const_cast<entry*>(std::exchange(p.p_, nullptr));
   }
-};
-
-/// The S3-FIFO ghost queue: hashes of keys recently evicted from the small
-/// FIFO, in FIFO order, with a hash map for membership. A key hash may be
-/// queued twice; the map remembers the sequence number of the newest copy so
-/// popping an older copy does not forget the newer one.
-class ghost_queue {
- public:
-  void push(std::uint64_t h, std::size_t capacity) {
-    ++seq_;
-    fifo_.emplace_back(h, seq_);
-    index_[h] = seq_;
-    while (fifo_.size() > capacity) pop();
-  }
-  /// Whether `h` is in the queue; removes it if so (a ghost hit is consumed).
-  bool take(std::uint64_t h) {
-    auto it = index_.find(h);
-    if (it == index_.end()) return false;
-    index_.erase(it);
-    return true;
-  }
-  void trim(std::size_t capacity) {
-    while (fifo_.size() > capacity) pop();
-  }
-  void clear() {
-    fifo_.clear();
-    index_.clear();
-  }
-  std::size_t size() const noexcept { return fifo_.size(); }
-
- private:
-  void pop() {
-    auto [h, s] = fifo_.front();
-    fifo_.pop_front();
-    auto it = index_.find(h);
-    if (it != index_.end() && it->second == s) index_.erase(it);
-  }
-  std::deque<std::pair<std::uint64_t, std::uint64_t>> fifo_;
-  std::unordered_map<std::uint64_t, std::uint64_t> index_;
-  std::uint64_t seq_ = 0;
 };
 
 }  // namespace fastjson::cache::detail

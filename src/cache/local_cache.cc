@@ -9,6 +9,7 @@
 #include <string>
 
 #include "cache/detail.h"
+#include "cache/ghost.h"
 
 namespace fastjson::cache {
 namespace {
@@ -19,9 +20,8 @@ constexpr std::uint8_t in_main = 2;
 constexpr std::uint8_t max_freq = 3;
 // S3-FIFO: an entry leaving the small FIFO moves to the main one if it was
 // hit at least this many times while in the small one; otherwise it goes to
-// the ghost queue.
+// the ghost.
 constexpr std::uint8_t move_to_main_threshold = 1;
-constexpr std::size_t min_ghost = 64;
 
 }  // namespace
 
@@ -38,7 +38,7 @@ local_cache::local_cache(options opts)
       small_target_items_(static_cast<std::size_t>(double(opts.max_items) *
                                                    std::clamp(opts.small_queue_ratio, 0.0, 1.0))),
       buckets_(16, nullptr) {
-  if (policy_ == eviction_policy::s3fifo) ghost_ = new detail::ghost_queue;
+  if (policy_ == eviction_policy::s3fifo) ghost_ = new detail::ghost_table;
 }
 
 local_cache::~local_cache() {
@@ -80,7 +80,7 @@ bool local_cache::erase(std::string_view key, time_point now) {
 void local_cache::clear() {
   for (queue* q : {&small_, &main_})
     while (q->tail) remove(q->tail);
-  if (ghost_) ghost_->clear();
+  release_ghost();
 }
 
 std::size_t local_cache::sweep(time_point now, std::size_t budget) {
@@ -179,7 +179,7 @@ put_result local_cache::insert(entry_ptr p, time_point now) {
       freq = old->freq_;
     }
     remove(old);
-  } else if (ghost_ && ghost_->take(e->hash_)) {
+  } else if (ghost_ && ghost_->take(e->hash_, items_)) {
     queue_id = in_main;  // evicted from the small FIFO recently: a repeat key
   }
   make_room(charge, now);
@@ -209,6 +209,15 @@ void local_cache::make_room(std::size_t charge, time_point now) {
     ++stats_.expirations;
   }
   while (full() && items_ > 0) evict_one();
+  // The ghost's arrays are counted too: with every entry gone, give them back
+  // (`fits` guaranteed that the new entry alone is within the bound).
+  if (full()) release_ghost();
+}
+
+void local_cache::release_ghost() noexcept {
+  if (!ghost_) return;
+  bytes_ -= ghost_->bytes();
+  ghost_->release();
 }
 
 void local_cache::evict_one() {
@@ -232,7 +241,11 @@ void local_cache::evict_small() {
       t->freq_ = 0;
       queue_push(main_, t, in_main);
     } else {
-      ghost_->push(t->hash_, std::max(items_, min_ghost));
+      // The push may resize the ghost (its window is the item count); its
+      // bytes are part of bytes_, and make_room keeps evicting while full.
+      bytes_ -= ghost_->bytes();
+      ghost_->push(t->hash_, items_);
+      bytes_ += ghost_->bytes();
       remove(t);
       ++stats_.evictions;
       return;
@@ -251,7 +264,6 @@ void local_cache::evict_main() {
     } else {
       remove(t);
       ++stats_.evictions;
-      ghost_->trim(std::max(items_, min_ghost));
       return;
     }
   }
@@ -415,6 +427,7 @@ std::string local_cache::check_invariants() const {
   }
   if (policy_ == eviction_policy::lru && main_.count) return "LRU uses the main queue";
   if (total_items != items_) return "item count wrong";
+  if (ghost_) total_bytes += ghost_->bytes();
   if (total_bytes != bytes_) return "byte count wrong";
   if (bytes_ > max_bytes_) return "byte bound exceeded";
   if (max_items_ && items_ > max_items_) return "item bound exceeded";

@@ -25,7 +25,7 @@ namespace fastjson::cache {
 
 class sharded_cache;
 namespace detail {
-class ghost_queue;
+class ghost_table;
 std::uint64_t random_seed();
 entry_ptr make_entry(std::string_view key, std::uint64_t hash, std::string_view value,
                      std::string_view content_type, std::string_view etag, time_point now,
@@ -136,6 +136,7 @@ class local_cache {
   void evict_one();
   void evict_small();
   void evict_main();
+  void release_ghost() noexcept;
 
   std::size_t max_bytes_;
   std::size_t max_items_;
@@ -153,7 +154,7 @@ class local_cache {
   queue small_;  // LRU: the only list. S3-FIFO: the small FIFO.
   queue main_;   // S3-FIFO: the main FIFO.
   std::vector<entry*> heap_;  // min-heap by expiry; only entries with a TTL
-  detail::ghost_queue* ghost_ = nullptr;  // S3-FIFO only
+  detail::ghost_table* ghost_ = nullptr;  // S3-FIFO only; its bytes are in bytes_
   mutable cache_stats stats_;
 };
 

@@ -36,7 +36,8 @@ std::string_view to_string(eviction_policy p) noexcept;
 /// `local_cache c({.max_bytes = 256 << 20, .policy = eviction_policy::lru});`
 struct options {
   /// Bound on the sum of `entry::charge()` over stored entries (keys, values,
-  /// metadata and per-entry overhead; see `estimate_charge`). A
+  /// metadata and per-entry overhead; see `estimate_charge`) plus, under
+  /// S3-FIFO, the ghost's arrays (12 bytes per slot, 1-4 slots per entry). A
   /// `sharded_cache` gives each shard `max_bytes / shards`.
   std::size_t max_bytes = std::size_t{64} << 20;
   /// Optional bound on the number of entries (0: none). Split across shards
@@ -103,7 +104,8 @@ struct loaded_value {
 /// (each shard read under its lock, so the totals are per-shard consistent).
 struct cache_stats {
   std::uint64_t items = 0;        ///< entries stored (expired ones until reclaimed)
-  std::uint64_t bytes = 0;        ///< sum of their charges, always <= max_bytes
+  /// Sum of their charges, plus (S3-FIFO) the ghost's arrays: always <= max_bytes.
+  std::uint64_t bytes = 0;
   std::uint64_t hits = 0;         ///< `get` found a live entry
   std::uint64_t misses = 0;       ///< `get` found nothing or an expired entry
   std::uint64_t evictions = 0;    ///< live entries removed to make room

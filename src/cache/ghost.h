@@ -49,8 +49,8 @@ class ghost_table {
     ++head_;
   }
 
-  /// Whether `h` was among the last `window` pushes; it is forgotten either
-  /// way (a ghost hit is consumed).
+  /// Whether `hash` was among the last `window` pushes; it is forgotten
+  /// either way (a ghost hit is consumed).
   bool take(std::uint64_t hash, std::size_t window) {
     if (cap_ == 0) return false;
     std::uint32_t h = fingerprint(hash);
@@ -146,8 +146,10 @@ class ghost_table {
         if (std::uint32_t h = ring_[static_cast<std::size_t>(k & (cap_ - 1))]) keep.push_back(h);
     }
     std::size_t from = keep.size() > cap ? keep.size() - cap : 0;
-    ring_ = std::make_unique<std::uint32_t[]>(cap);  // zeroed
-    index_ = std::make_unique<std::uint32_t[]>(2 * cap);
+    auto ring = std::make_unique<std::uint32_t[]>(cap);  // zeroed
+    auto index = std::make_unique<std::uint32_t[]>(2 * cap);
+    ring_ = std::move(ring);  // nothing throws from here on
+    index_ = std::move(index);
     cap_ = cap;
     shift_ = 64;
     for (std::size_t t = 2 * cap; t > 1; t /= 2) --shift_;

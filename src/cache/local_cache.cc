@@ -243,9 +243,9 @@ void local_cache::evict_small() {
     } else {
       // The push may resize the ghost (its window is the item count); its
       // bytes are part of bytes_, and make_room keeps evicting while full.
-      bytes_ -= ghost_->bytes();
+      std::size_t before = ghost_->bytes();
       ghost_->push(t->hash_, items_);
-      bytes_ += ghost_->bytes();
+      bytes_ = bytes_ - before + ghost_->bytes();
       remove(t);
       ++stats_.evictions;
       return;

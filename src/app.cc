@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <stdexcept>
 #include <cstring>
 #include <ostream>
 
@@ -435,6 +436,41 @@ app& app::method_not_allowed(handler h) {
 app& app::on_exception(exception_mapper fn) {
   core_->exception_mappers.push_back(std::move(fn));
   return *this;
+}
+
+app& app::on_loop_start(std::function<void(fastjson::loop&, unsigned)> fn) {
+  if (core_->frozen()) throw std::logic_error("on_loop_start must be called before the app starts serving");
+  core_->loop_start_hooks.push_back(std::move(fn));
+  return *this;
+}
+
+namespace {
+// app::every: a one-shot timer that re-arms itself after each call. The
+// timer dies with its loop (loop::set_timeout never runs it after that).
+struct repeating {
+  std::chrono::milliseconds period;
+  std::shared_ptr<std::function<void()>> fn;
+  fastjson::loop* loop;
+  void arm() const { loop->set_timeout(period, *this); }
+  void operator()() const {
+    try {
+      (*fn)();
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "fastjson: app::every task threw: %s\n", e.what());
+    } catch (...) {
+      std::fprintf(stderr, "fastjson: app::every task threw\n");
+    }
+    arm();
+  }
+};
+}  // namespace
+
+app& app::every(std::chrono::milliseconds period, std::function<void()> fn) {
+  if (period.count() <= 0) throw std::invalid_argument("app::every needs a positive period");
+  auto shared = std::make_shared<std::function<void()>>(std::move(fn));
+  return on_loop_start([period, shared](fastjson::loop& l, unsigned index) {
+    if (index == 0) repeating{period, shared, &l}.arm();
+  });
 }
 
 fastjson::config& app::config() noexcept { return core_->cfg; }

@@ -58,6 +58,8 @@ class app_core {
   router tree;
   handler not_found, method_not_allowed;
   std::vector<exception_mapper> exception_mappers;  // app::on_exception, in order
+  // app::on_loop_start (app::every adds one too), run on each worker thread.
+  std::vector<std::function<void(fastjson::loop&, unsigned)>> loop_start_hooks;
   // The pseudo-routes for 404/405/OPTIONS/redirects: app-level middleware only.
   route_entry fallback;
   std::atomic<bool> stop_requested{false};

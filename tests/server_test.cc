@@ -7,7 +7,11 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <atomic>
+#include <mutex>
+#include <stdexcept>
+#include <vector>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <thread>
@@ -116,6 +120,67 @@ TEST_CASE("a pipeline deeper than max_pipeline is answered in full, sync and asy
     run("/tick", "tock", 100);
   }
   REQUIRE(srv.stop() == 0);
+}
+
+TEST_CASE("app::on_loop_start runs once per worker on its thread; app::every repeats on worker 0",
+          "[server]") {
+  fastjson::app app;
+  std::mutex mu;
+  std::vector<unsigned> started;
+  std::vector<std::thread::id> start_threads;
+  bool current_ok = true;
+  app.on_loop_start([&](fastjson::loop& l, unsigned index) {
+    std::lock_guard lock(mu);
+    started.push_back(index);
+    start_threads.push_back(std::this_thread::get_id());
+    if (fastjson::loop::current() != &l) current_ok = false;
+  });
+  // A hook that throws is reported and does not stop the worker.
+  app.on_loop_start([](fastjson::loop&, unsigned) { throw std::runtime_error("hook failure"); });
+  std::atomic<int> ticks{0}, throws{0};
+  std::atomic<bool> ran_on_worker0{true};
+  std::thread::id worker0;
+  app.every(std::chrono::milliseconds(20), [&] {
+    {
+      std::lock_guard lock(mu);
+      for (std::size_t i = 0; i < started.size(); ++i)
+        if (started[i] == 0 && start_threads[i] != std::this_thread::get_id()) ran_on_worker0 = false;
+    }
+    if (++ticks % 3 == 0) {
+      ++throws;
+      throw std::runtime_error("a failing tick");  // the next tick still comes
+    }
+  });
+  app.get("/", [](fastjson::request&, fastjson::response& res) { res.text("ok"); });
+  REQUIRE_THROWS_AS(app.every(std::chrono::milliseconds(0), [] {}), std::invalid_argument);
+  fastjson::config cfg;
+  cfg.threads = 3;
+  int after_stop = 0;
+  {
+    test_net::running_app run(app, cfg);
+    int fd = test_net::connect_to(run.port());
+    REQUIRE(fd >= 0);
+    REQUIRE(test_net::send_all(fd, "GET / HTTP/1.1\r\nHost: t\r\n\r\n"));
+    REQUIRE(test_net::read_until(fd, "ok", 5s).find("200 OK") != std::string::npos);
+    ::close(fd);
+    auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (ticks < 7 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(5ms);
+    REQUIRE(run.stop() == 0);
+    after_stop = ticks.load();
+  }
+  std::this_thread::sleep_for(100ms);
+  REQUIRE(ticks == after_stop);  // no tick once run() has returned
+  REQUIRE(ticks >= 7);
+  REQUIRE(throws >= 2);
+  REQUIRE(ran_on_worker0);
+  std::lock_guard lock(mu);
+  std::sort(started.begin(), started.end());
+  REQUIRE(started == std::vector<unsigned>{0, 1, 2});
+  std::sort(start_threads.begin(), start_threads.end());
+  REQUIRE(std::adjacent_find(start_threads.begin(), start_threads.end()) == start_threads.end());
+  REQUIRE(current_ok);
+  // Hooks are for run() only, and must come before it.
+  REQUIRE_THROWS_AS(app.on_loop_start([](fastjson::loop&, unsigned) {}), std::logic_error);
 }
 
 TEST_CASE("header timeout cuts off a slowloris client", "[server][timeout]") {

@@ -21,6 +21,7 @@
 /// request of a testing::client); the app is frozen then and read-only on
 /// the request path.
 
+#include <chrono>
 #include <functional>
 #include <iosfwd>
 #include <memory>
@@ -30,6 +31,7 @@
 #include <vector>
 
 #include "fastjson/config.h"
+#include "fastjson/loop.h"
 #include "fastjson/middleware.h"
 #include "fastjson/request.h"
 #include "fastjson/response.h"
@@ -170,6 +172,19 @@ class app {
   std::vector<route_info> routes() const;
   /// Prints the route table, one route per line.
   void print_routes(std::ostream& os) const;
+
+  /// Runs `fn(loop, index)` on each worker thread of run() as its loop starts,
+  /// before it accepts a connection (index 0 .. threads-1; loop::current()
+  /// is `loop`): the place for per-loop state and timers (`loop.set_timeout`).
+  /// An exception from `fn` is printed to stderr and the worker serves on.
+  /// Add before run(). Not called by testing::client.
+  app& on_loop_start(std::function<void(fastjson::loop&, unsigned index)> fn);
+  /// Runs `fn` every `period` on worker 0's loop thread, from when run()
+  /// starts until its loops stop (the first call comes one period in). A
+  /// call that throws is printed to stderr; the next one still comes. For
+  /// periodic upkeep: `app.every(250ms, [&] { cache.sweep(2000); })`. Keep
+  /// it short: it runs between that loop's requests. Add before run().
+  app& every(std::chrono::milliseconds period, std::function<void()> fn);
 
   /// Settings used by the request path (limits, trailing slash policy...).
   /// run() replaces them with its argument; tests may set them directly.

@@ -139,7 +139,7 @@ int app::run(const fastjson::config& cfg) {
   uv_signal_start(&srv.sigterm, on_signal, SIGTERM);
 
   for (unsigned i = 0; i < n; ++i)
-    srv.workers.push_back(std::make_unique<worker>(*core_, fds[i], srv.open, [&srv] {
+    srv.workers.push_back(std::make_unique<worker>(*core_, i, fds[i], srv.open, [&srv] {
       srv.exited.fetch_add(1);
       uv_async_send(&srv.wake);
     }));

@@ -4,6 +4,8 @@
 
 #include <unistd.h>
 
+#include <cstdio>
+#include <exception>
 #include <string>
 
 #include "app_core.h"
@@ -25,9 +27,14 @@ const std::string& overload_response() {
 }
 }  // namespace
 
-worker::worker(app_core& app, int listen_fd, std::atomic<std::size_t>& open_connections,
+worker::worker(app_core& app, unsigned index, int listen_fd, std::atomic<std::size_t>& open_connections,
                std::function<void()> on_exit)
-    : app_(app), loop_(app), fd_(listen_fd), open_(open_connections), on_exit_(std::move(on_exit)) {
+    : app_(app),
+      index_(index),
+      loop_(app),
+      fd_(listen_fd),
+      open_(open_connections),
+      on_exit_(std::move(on_exit)) {
   loop_.on_expire = [](deadline_node* n) { connection::from_node(n)->on_timeout(); };
 }
 
@@ -41,6 +48,21 @@ void worker::run() {
   }
   uv_timer_init(&loop_.uv, &deadline_);
   deadline_.data = this;
+  // app::on_loop_start hooks: on this thread, with loop::current() set,
+  // before the first accept is handled (the loop runs posted calls first).
+  if (!app_.loop_start_hooks.empty()) {
+    loop_.post([this] {
+      for (auto& hook : app_.loop_start_hooks) {
+        try {
+          hook(loop_.handle, index_);
+        } catch (const std::exception& e) {
+          std::fprintf(stderr, "fastjson: an on_loop_start hook threw: %s\n", e.what());
+        } catch (...) {
+          std::fprintf(stderr, "fastjson: an on_loop_start hook threw\n");
+        }
+      }
+    });
+  }
   loop_.run();
   // Stopped: close whatever is left (force) and let handles finish closing.
   force_close_all();

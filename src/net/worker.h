@@ -16,7 +16,7 @@ class connection;
 
 class worker {
  public:
-  worker(app_core& app, int listen_fd, std::atomic<std::size_t>& open_connections,
+  worker(app_core& app, unsigned index, int listen_fd, std::atomic<std::size_t>& open_connections,
          std::function<void()> on_exit);
   ~worker();
 
@@ -36,6 +36,7 @@ class worker {
   void force_close_all();
 
   app_core& app_;
+  unsigned index_;  // 0 .. threads-1 (app::on_loop_start)
   loop_impl loop_;
   int fd_;
   uv_tcp_t listener_{};

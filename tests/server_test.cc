@@ -139,7 +139,6 @@ TEST_CASE("app::on_loop_start runs once per worker on its thread; app::every rep
   app.on_loop_start([](fastjson::loop&, unsigned) { throw std::runtime_error("hook failure"); });
   std::atomic<int> ticks{0}, throws{0};
   std::atomic<bool> ran_on_worker0{true};
-  std::thread::id worker0;
   app.every(std::chrono::milliseconds(20), [&] {
     {
       std::lock_guard lock(mu);

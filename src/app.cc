@@ -7,9 +7,9 @@
 
 #include <chrono>
 #include <cstdio>
-#include <stdexcept>
 #include <cstring>
 #include <ostream>
+#include <stdexcept>
 
 #include "app_core.h"
 #include "fastjson/loop.h"

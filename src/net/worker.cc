@@ -49,19 +49,18 @@ void worker::run() {
   uv_timer_init(&loop_.uv, &deadline_);
   deadline_.data = this;
   // app::on_loop_start hooks: on this thread, with loop::current() set,
-  // before the first accept is handled (the loop runs posted calls first).
-  if (!app_.loop_start_hooks.empty()) {
-    loop_.post([this] {
-      for (auto& hook : app_.loop_start_hooks) {
-        try {
-          hook(loop_.handle, index_);
-        } catch (const std::exception& e) {
-          std::fprintf(stderr, "fastjson: an on_loop_start hook threw: %s\n", e.what());
-        } catch (...) {
-          std::fprintf(stderr, "fastjson: an on_loop_start hook threw\n");
-        }
+  // before the loop runs (so before any accept is handled).
+  {
+    current_scope scope(loop_);
+    for (auto& hook : app_.loop_start_hooks) {
+      try {
+        hook(loop_.handle, index_);
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "fastjson: an on_loop_start hook threw: %s\n", e.what());
+      } catch (...) {
+        std::fprintf(stderr, "fastjson: an on_loop_start hook threw\n");
       }
-    });
+    }
   }
   loop_.run();
   // Stopped: close whatever is left (force) and let handles finish closing.

@@ -301,6 +301,37 @@ TEST_CASE("cache: S3-FIFO counts its ghost in the byte bound", "[cache]") {
   REQUIRE(c.stats().bytes == 0);
 }
 
+TEST_CASE("cache: the hash table and expiry heap shrink after most entries leave", "[cache]") {
+  fake_clock clk;
+  fc::local_cache c({.max_bytes = 64 << 20, .clock = clk.fn()});
+  for (int i = 0; i < 20000; ++i) c.put(key_of(i), "v", {.ttl = i < 19990 ? 1s : 3600s});
+  REQUIRE(c.table_size() >= 20000);
+  clk.t += 2s;
+  REQUIRE(c.sweep(clk.t, SIZE_MAX) == 19990);  // a sweep that empties most of the cache
+  REQUIRE(c.stats().items == 10);
+  REQUIRE(c.table_size() <= 64);
+  for (int i = 19990; i < 20000; ++i) REQUIRE(c.contains(key_of(i)));
+  REQUIRE(c.check_invariants().empty());
+  // Erasing does the same; clear() too.
+  for (int i = 0; i < 5000; ++i) c.put("e" + std::to_string(i), "v");
+  REQUIRE(c.table_size() >= 5000);
+  for (int i = 0; i < 5000; ++i) REQUIRE(c.erase("e" + std::to_string(i)));
+  REQUIRE(c.table_size() <= 64);
+  REQUIRE(c.check_invariants().empty());
+  for (int i = 0; i < 5000; ++i) c.put("f" + std::to_string(i), "v");
+  c.clear();
+  REQUIRE(c.table_size() == 16);
+  REQUIRE(c.check_invariants().empty());
+  // Evictions that make room for one large entry shrink it as well.
+  fc::local_cache small({.max_bytes = 1 << 20});
+  for (int i = 0; i < 5000; ++i) small.put(key_of(i), "v");
+  REQUIRE(small.table_size() >= 5000);
+  REQUIRE(small.put("big", std::string(900 << 10, 'b')) == fc::put_result::inserted);
+  REQUIRE(small.stats().items < 1000);
+  REQUIRE(small.table_size() < 5000);
+  REQUIRE(small.check_invariants().empty());
+}
+
 TEST_CASE("cache: TTL expiry with an injected clock", "[cache]") {
   fake_clock clk;
   fc::local_cache c({.default_ttl = 60s, .clock = clk.fn()});

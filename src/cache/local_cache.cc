@@ -81,6 +81,7 @@ void local_cache::clear() {
   for (queue* q : {&small_, &main_})
     while (q->tail) remove(q->tail);
   release_ghost();
+  compact();
 }
 
 std::size_t local_cache::sweep(time_point now, std::size_t budget) {
@@ -90,6 +91,7 @@ std::size_t local_cache::sweep(time_point now, std::size_t budget) {
     ++stats_.expirations;
     ++n;
   }
+  if (n) compact();
   return n;
 }
 
@@ -138,6 +140,7 @@ bool local_cache::erase_hashed(std::string_view key, std::uint64_t h, time_point
   bool live = !e->expired(now);
   if (!live) ++stats_.expirations;
   remove(e);
+  compact();
   return live;
 }
 
@@ -183,6 +186,7 @@ put_result local_cache::insert(entry_ptr p, time_point now) {
     queue_id = in_main;  // evicted from the small FIFO recently: a repeat key
   }
   make_room(charge, now);
+  compact();  // evictions may have made room by removing many small entries
   detail::entry_access::release(std::move(p));
   e->freq_ = freq;
   table_insert(e);
@@ -301,8 +305,21 @@ void local_cache::table_remove(entry* e) noexcept {
   e->chain_ = nullptr;
 }
 
-void local_cache::grow_table() {
-  std::vector<entry*> nb(buckets_.size() * 2, nullptr);
+void local_cache::grow_table() { rehash(buckets_.size() * 2); }
+
+void local_cache::compact() {
+  // Hysteresis: shrink only when 8x too big, to 2 buckets per item, so a
+  // count moving around a power of two does not rehash back and forth.
+  if (buckets_.size() > 64 && items_ * 8 < buckets_.size()) {
+    std::size_t n = 16;
+    while (n < items_ * 2) n *= 2;
+    rehash(n);
+  }
+  if (heap_.capacity() > 64 && heap_.size() * 4 < heap_.capacity()) heap_.shrink_to_fit();
+}
+
+void local_cache::rehash(std::size_t buckets) {
+  std::vector<entry*> nb(buckets, nullptr);
   std::size_t mask = nb.size() - 1;
   for (entry* head : buckets_) {
     while (head) {

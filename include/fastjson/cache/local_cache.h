@@ -96,6 +96,9 @@ class local_cache {
   /// totals, bounds, hash chains, queues, heap order). Returns an empty
   /// string if all hold, else a description. O(n); for tests.
   std::string check_invariants() const;
+  /// Slots in the hash table's bucket array (tests, diagnostics). It grows with
+  /// the item count and shrinks again once it is 8x larger than needed.
+  std::size_t table_size() const noexcept { return buckets_.size(); }
 
  private:
   friend class sharded_cache;
@@ -121,6 +124,10 @@ class local_cache {
   void table_insert(entry* e);
   void table_remove(entry* e) noexcept;
   void grow_table();
+  void rehash(std::size_t buckets);
+  // After many entries left: shrinks the bucket array and the expiry heap so
+  // their memory follows the item count (their charge is per live entry).
+  void compact();
   void queue_push(queue& q, entry* e, std::uint8_t id) noexcept;
   void queue_remove(entry* e) noexcept;
   queue& queue_of(entry* e) noexcept { return e->queue_ == 2 ? main_ : small_; }

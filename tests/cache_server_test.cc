@@ -322,24 +322,8 @@ TEST_CASE("fastjson-cache: memory stays bounded under concurrent keep-alive PUTs
         break;
       }
       // Four bodiless answers: four header terminators.
-      std::string got;
-      auto count = [&] {
-        std::size_t c = 0;
-        for (std::size_t at = got.find("\r\n\r\n"); at != std::string::npos; at = got.find("\r\n\r\n", at + 4)) ++c;
-        return c;
-      };
-      auto deadline = std::chrono::steady_clock::now() + 10s;
-      while (count() < 4 && std::chrono::steady_clock::now() < deadline) {
-        pollfd p{fd, POLLIN, 0};
-        if (::poll(&p, 1, 100) <= 0) continue;
-        char buf[4096];
-        ssize_t r = ::read(fd, buf, sizeof buf);
-        if (r <= 0) break;
-        got.append(buf, static_cast<std::size_t>(r));
-      }
-      std::size_t created = 0;
-      for (std::size_t at = got.find("HTTP/1.1 201 "); at != std::string::npos; at = got.find("HTTP/1.1 201 ", at + 1)) ++created;
-      if (count() != 4 || created != 4) {
+      std::string got = test_net::read_until(fd, "\r\n\r\n", 10s, 4);
+      if (test_net::count_of(got, "\r\n\r\n") != 4 || test_net::count_of(got, "HTTP/1.1 201 ") != 4) {
         ++failures;
         break;
       }

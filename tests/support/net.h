@@ -60,11 +60,20 @@ inline std::string read_until_close(int fd, std::chrono::milliseconds timeout, b
   }
 }
 
-/// Reads until `out` holds `needle` (or the timeout / a close).
-inline std::string read_until(int fd, std::string_view needle, std::chrono::milliseconds timeout) {
+/// Non-overlapping occurrences of `needle` in `s`.
+inline std::size_t count_of(std::string_view s, std::string_view needle) {
+  std::size_t n = 0;
+  for (std::size_t at = s.find(needle); at != std::string_view::npos; at = s.find(needle, at + needle.size())) ++n;
+  return n;
+}
+
+/// Reads until `out` holds `needle` `count` times (or the timeout / a close):
+/// with count > 1, e.g. the ends of that many pipelined response heads.
+inline std::string read_until(int fd, std::string_view needle, std::chrono::milliseconds timeout,
+                              std::size_t count = 1) {
   std::string out;
   auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (out.find(needle) == std::string::npos) {
+  while (count == 1 ? out.find(needle) == std::string::npos : count_of(out, needle) < count) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) break;
     pollfd p{fd, POLLIN, 0};

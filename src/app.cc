@@ -22,7 +22,59 @@ namespace detail {
 
 namespace {
 
-enum fallback_kind : std::uint8_t { fb_none, fb_not_found, fb_method_not_allowed, fb_options, fb_redirect, fb_bad_path };
+enum fallback_kind : std::uint8_t {
+  fb_none,
+  fb_not_found,
+  fb_method_not_allowed,
+  fb_options,
+  fb_options_server,  // OPTIONS * (RFC 9110 9.3.7): what the server as a whole allows
+  fb_redirect,
+  fb_bad_path,
+  fb_unsupported_encoding,
+};
+
+// The path and query of a request target: origin-form ("/a?b") as is, the
+// absolute-form ("http://host/a?b", RFC 9112 3.2.2) by its path, "/" when it
+// has none. `ok` is false for anything else (authority-form, "*", garbage).
+struct target_parts {
+  std::string_view path, query;
+  bool ok = true;
+};
+
+target_parts split_target(std::string_view target) noexcept {
+  target_parts t;
+  if (target.empty() || target[0] != '/') {
+    std::size_t colon = target.find("://");
+    bool absolute = colon != std::string_view::npos &&
+                    ((colon == 4 && iequals(target.substr(0, 4), "http")) ||
+                     (colon == 5 && iequals(target.substr(0, 5), "https")));
+    if (!absolute) {
+      t.ok = false;
+      return t;
+    }
+    std::string_view rest = target.substr(colon + 3);
+    std::size_t end = rest.find_first_of("/?#");
+    if (end == 0 || rest.substr(0, end).find('@') != std::string_view::npos) {  // no host, or userinfo (RFC 9110 4.2.4)
+      t.ok = false;
+      return t;
+    }
+    target = end == std::string_view::npos ? std::string_view() : rest.substr(end);
+    if (target.empty() || target[0] != '/') {
+      // "http://host" or "http://host?q": the path is "/".
+      std::size_t q = target.find('?');
+      t.path = "/";
+      if (q != std::string_view::npos) t.query = target.substr(q + 1);
+      if (std::size_t h = t.query.find('#'); h != std::string_view::npos) t.query = t.query.substr(0, h);
+      return t;
+    }
+  }
+  std::size_t q = target.find('?');
+  t.path = target.substr(0, q);
+  if (q != std::string_view::npos) t.query = target.substr(q + 1);
+  if (std::size_t h = t.query.find('#'); h != std::string_view::npos) t.query = t.query.substr(0, h);
+  if (std::size_t h = t.path.find('#'); h != std::string_view::npos) t.path = t.path.substr(0, h);
+  return t;
+}
 
 }  // namespace
 
@@ -93,6 +145,9 @@ void app_core::freeze() {
   for (auto& r : routes)
     for (auto& m : r.own) m->on_start();
   server_line = cfg.server_name.empty() ? std::string() : fmt::format("Server: {}\r\n", cfg.server_name);
+  std::uint16_t every = 0;
+  for (auto& r : routes) every |= static_cast<std::uint16_t>(1u << static_cast<unsigned>(r.verb));
+  server_allow = allow_header(every);
   frozen_ = true;
 }
 
@@ -103,13 +158,11 @@ void app_core::dispatch(request_slot& slot) {
 
   // Split the target and decode the path (an encoded '/' stays encoded so
   // it cannot change which route matches).
-  std::string_view target = req.target();
-  std::size_t q = target.find('?');
-  std::string_view raw_path = target.substr(0, q);
-  std::string_view query = q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
-  if (std::size_t h = query.find('#'); h != std::string_view::npos) query = query.substr(0, h);
+  target_parts parts = split_target(req.target());
+  std::string_view raw_path = parts.path;
+  std::string_view query = parts.query;
   std::string_view path = raw_path;
-  bool bad_path = raw_path.empty() || raw_path[0] != '/';
+  bool bad_path = !parts.ok;
   if (!bad_path && raw_path.find('%') != std::string_view::npos) {
     char* out = slot.scratch.allocate(raw_path.size());
     long n = decode_path(raw_path, out);
@@ -120,8 +173,10 @@ void app_core::dispatch(request_slot& slot) {
   res.bind_instance(raw_path);
 
   const route_entry* route = &fallback;
-  if (bad_path) {
-    slot.fallback = fb_bad_path;
+  if (slot.unsupported_encoding) {
+    slot.fallback = fb_unsupported_encoding;
+  } else if (bad_path) {
+    slot.fallback = req.method() == method::options && req.target() == "*" ? fb_options_server : fb_bad_path;
   } else {
     router::params* params = reinterpret_cast<router::params*>(slot.params());
     auto m = tree.match(req.method(), path, *params);
@@ -179,7 +234,10 @@ void app_core::run_chain(request_slot& slot, std::size_t from) {
       slot.mw_ran = i + 1;
       middleware* m = route->chain[i];
       void* st = state + route->state_off[i];
-      if (m->before(req, res, st)) continue;
+      if (m->before(req, res, st)) {
+        res.keep_headers();  // what middleware set survives an error answer (response::reset)
+        continue;
+      }
       if (!res.done() && !res.sent()) {
         // Its `after` waits until its before_async has finished (mw_ran
         // excludes it meanwhile: an early answer gives it `abandon`).
@@ -202,6 +260,7 @@ void app_core::run_chain(request_slot& slot, std::size_t from) {
     finish(slot);
     return;
   }
+  res.keep_headers();  // a before_async that continued may have added some too
 
   if (route == &fallback) {
     switch (slot.fallback) {
@@ -212,9 +271,19 @@ void app_core::run_chain(request_slot& slot, std::size_t from) {
         res.header("Allow", allow_header(slot.allowed));
         res.no_content(204);
         break;
+      case fb_options_server:
+        res.header("Allow", server_allow);
+        res.no_content(204);
+        break;
+      case fb_unsupported_encoding:
+        // The body was read (its framing is sound), so the connection goes on.
+        write_problem(res, 415, "the request body's Content-Encoding is not supported; send it unencoded", {});
+        res.header("Accept-Encoding", "identity");
+        break;
       case fb_method_not_allowed:
         if (method_not_allowed) {
           res.header("Allow", allow_header(slot.allowed));
+          res.keep_headers();
           run_handler(slot, method_not_allowed);
           return;
         }
@@ -346,6 +415,7 @@ void app_core::handle_exception(request_slot& slot, std::exception_ptr e) {
       }
       if (answered || res.sent()) return;  // a response already on the wire cannot be replaced
     }
+    res.reset();  // nothing the handler (or a declining mapper) set goes out with the 500
     write_problem(res, 500, "the server failed to handle this request", {});
     res.set_error(e);
   }

@@ -66,6 +66,7 @@ class app_core {
   std::atomic<std::uint16_t> bound_port{0};
   std::atomic<void*> running_server{nullptr};  // net::server while run() is active
   std::string server_line;         // "Server: name\r\n" or ""
+  std::string server_allow;        // Allow for OPTIONS *: every method of every route
 
   void finish(request_slot& slot);
   void handle_exception(request_slot& slot, std::exception_ptr e);

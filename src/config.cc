@@ -4,9 +4,12 @@
 
 #include <fmt/format.h>
 
+#include <arpa/inet.h>
+
 #include <charconv>
 #include <cstdio>
 #include <cstdlib>
+#include <limits>
 #include <stdexcept>
 
 namespace fastjson {
@@ -16,6 +19,9 @@ template <class T>
 T parse_number(std::string_view name, std::string_view text) {
   T v{};
   auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec == std::errc::result_out_of_range)
+    throw std::invalid_argument(
+        fmt::format("--{}: {} is out of range (at most {})", name, text, std::numeric_limits<T>::max()));
   if (ec != std::errc() || p != text.data() + text.size())
     throw std::invalid_argument(fmt::format("--{}: expected a non-negative integer, got '{}'", name, text));
   return v;
@@ -33,7 +39,51 @@ bool parse_bool(std::string_view name, std::string_view v) {
   throw std::invalid_argument(fmt::format("--{}: expected true or false, got '{}'", name, v));
 }
 
+template <class T>
+void check_range(std::string_view flag, T value, T lo, T hi) {
+  if (value >= lo && value <= hi) return;
+  std::string var = env_name(flag);
+  if (hi == std::numeric_limits<T>::max())
+    throw std::invalid_argument(fmt::format("--{} ({}) must be at least {}, got {}", flag, var, lo, value));
+  throw std::invalid_argument(fmt::format("--{} ({}) must be between {} and {}, got {}", flag, var, lo, hi, value));
+}
+
 }  // namespace
+
+void config::validate() const {
+  constexpr std::size_t MiB = std::size_t{1} << 20;
+  constexpr std::size_t size_max = std::numeric_limits<std::size_t>::max();
+  constexpr std::uint32_t ms_max = std::numeric_limits<std::uint32_t>::max();
+  {
+    in6_addr a6;
+    in_addr a4;
+    bool ok = host == "localhost" || inet_pton(AF_INET, host.c_str(), &a4) == 1 ||
+              inet_pton(AF_INET6, host.c_str(), &a6) == 1;
+    if (!ok)
+      throw std::invalid_argument(
+          fmt::format("--host (FASTJSON_HOST) must be an IPv4 or IPv6 address or localhost, got '{}'", host));
+  }
+  check_range<unsigned>("threads", threads, 0, 1024);
+  check_range<std::size_t>("max-body-bytes", max_body_bytes, 1, std::size_t{1} << 40);
+  check_range<std::size_t>("max-url-bytes", max_url_bytes, 1, 16 * MiB);
+  check_range<std::size_t>("max-header-bytes", max_header_bytes, 1, 16 * MiB);
+  check_range<std::size_t>("max-headers", max_headers, 1, 10000);
+  check_range<std::uint32_t>("header-timeout-ms", header_timeout_ms, 1, ms_max);
+  check_range<std::uint32_t>("body-timeout-ms", body_timeout_ms, 1, ms_max);
+  check_range<std::uint32_t>("idle-timeout-ms", idle_timeout_ms, 1, ms_max);
+  check_range<std::size_t>("max-connections", max_connections, 1, size_max);
+  check_range<std::size_t>("max-pipeline", max_pipeline, 1, 65536);
+  check_range<std::size_t>("write-high-water", write_high_water, 1, size_max);
+  if (server_name.size() > 256)
+    throw std::invalid_argument("--server-name (FASTJSON_SERVER_NAME) must be at most 256 bytes");
+  for (unsigned char c : server_name)
+    if (c < 0x20 || c > 0x7e)
+      throw std::invalid_argument(fmt::format(
+          "--server-name (FASTJSON_SERVER_NAME) must be printable ASCII (it is a header value); byte 0x{:02x} is not",
+          c));
+  if (!server_name.empty() && (server_name.front() == ' ' || server_name.back() == ' '))
+    throw std::invalid_argument("--server-name (FASTJSON_SERVER_NAME) must not start or end with a space");
+}
 
 flags::flags(std::string program, std::string description)
     : program_(std::move(program)), description_(std::move(description)) {
@@ -110,8 +160,16 @@ std::string flags::usage() const {
 
 config flags::parse_or_throw(int argc, const char* const* argv, std::string* help_out) {
   // Environment first, so flags override it.
-  for (auto& o : options_)
-    if (const char* v = std::getenv(env_name(o.name).c_str())) o.set(v);
+  for (auto& o : options_) {
+    std::string var = env_name(o.name);
+    if (const char* v = std::getenv(var.c_str())) {
+      try {
+        o.set(v);
+      } catch (const std::invalid_argument& e) {
+        throw std::invalid_argument(fmt::format("{} (from the environment): {}", var, e.what()));
+      }
+    }
+  }
   for (int i = 1; i < argc; ++i) {
     std::string_view a = argv[i];
     if (a == "--help" || a == "-h") {
@@ -141,6 +199,7 @@ config flags::parse_or_throw(int argc, const char* const* argv, std::string* hel
     }
     found->set(value);
   }
+  cfg_.validate();
   return cfg_;
 }
 

@@ -67,7 +67,7 @@ TEST_CASE("a client that disconnects while its handler is suspended is safe", "[
     ++finished;
   });
   fastjson::testing::client c(app);
-  c.raw("GET /slow/30 HTTP/1.1\r\n\r\nGET /slow/10 HTTP/1.1\r\n\r\n", 0);
+  c.raw("GET /slow/30 HTTP/1.1\r\nHost: t\r\n\r\nGET /slow/10 HTTP/1.1\r\nHost: t\r\n\r\n", 0);
   c.reconnect();  // the connection goes away with two handlers suspended
   auto r = c.get("/slow/120");  // runs the loop long enough for both to finish
   REQUIRE(r.status == 200);
@@ -84,7 +84,7 @@ TEST_CASE("sync handlers and coroutine handlers interleave on one connection", "
   });
   fastjson::testing::client c(app);
   std::string batch;
-  for (int i = 0; i < 20; ++i) batch += i % 2 ? "GET /async HTTP/1.1\r\n\r\n" : "GET /sync HTTP/1.1\r\n\r\n";
+  for (int i = 0; i < 20; ++i) batch += i % 2 ? "GET /async HTTP/1.1\r\nHost: t\r\n\r\n" : "GET /sync HTTP/1.1\r\nHost: t\r\n\r\n";
   auto rs = c.raw(batch, 20);
   REQUIRE(rs.size() == 20);
   for (int i = 0; i < 20; ++i) REQUIRE(rs[static_cast<std::size_t>(i)].body == (i % 2 ? "a" : "s"));

@@ -15,9 +15,9 @@ TEST_CASE("fuzz regression: a POST without a body echoed back (memcpy from a nul
   app.post("/echo", [](fastjson::request& req, fastjson::response& res) { res.send(req.body(), "text/plain"); });
   fastjson::testing::client client(app);
   auto rs = client.raw_chunked(
-      "POST /echo HTTP/1.1\r\nHgth: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
-      "POST /echo HTTP/1.1\r\nContent-Length: 0\r\n\r\n"
-      "POST /echo HTTP/1.1\r\n\r\n",
+      "POST /echo HTTP/1.1\r\nHost: t\r\nHgth: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+      "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n"
+      "POST /echo HTTP/1.1\r\nHost: t\r\n\r\n",
       16);
   REQUIRE(rs.size() == 3);
   for (auto& r : rs) {

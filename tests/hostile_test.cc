@@ -473,8 +473,8 @@ TEST_CASE(
         }
         case 3:  // mid-pipeline disconnect: read one answer, reset with the rest unread
           send_all(fd,
-                   "GET /plaintext HTTP/1.1\r\n\r\nGET /plaintext HTTP/1.1\r\n\r\n"
-                   "POST /echo HTTP/1.1\r\nContent-Length: 10\r\n\r\nhel");
+                   "GET /plaintext HTTP/1.1\r\nHost: t\r\n\r\nGET /plaintext HTTP/1.1\r\nHost: t\r\n\r\n"
+                   "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nhel");
           read_until(fd, "Hello", 2000ms);
           reset_close(fd);
           break;
@@ -500,7 +500,7 @@ TEST_CASE(
         while (warm_next.fetch_add(1) < warm) {
           int fd = connect_to(port);
           if (fd < 0) continue;
-          send_all(fd, "GET /plaintext HTTP/1.1\r\n\r\nGET /plaintext HTTP/1.1\r\n\r\n");
+          send_all(fd, "GET /plaintext HTTP/1.1\r\nHost: t\r\n\r\nGET /plaintext HTTP/1.1\r\nHost: t\r\n\r\n");
           read_until(fd, "Hello", 2000ms);
           reset_close(fd);
         }

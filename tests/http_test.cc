@@ -61,7 +61,7 @@ TEST_CASE("Connection: close is honoured and later requests are ignored", "[http
   fastjson::app app;
   echo_app(app);
   client c(app);
-  auto r = c.raw("GET /plaintext HTTP/1.1\r\nConnection: close\r\n\r\nGET /plaintext HTTP/1.1\r\n\r\n");
+  auto r = c.raw("GET /plaintext HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\nGET /plaintext HTTP/1.1\r\nHost: t\r\n\r\n");
   REQUIRE(r.size() == 1);
   REQUIRE(r[0].header("connection") == "close");
   REQUIRE(c.closed());
@@ -71,7 +71,7 @@ TEST_CASE("HEAD answers with the GET headers and no body", "[http][head]") {
   fastjson::app app;
   echo_app(app);
   client d(app);
-  auto rs = d.raw("HEAD /plaintext HTTP/1.1\r\n\r\nGET /plaintext HTTP/1.1\r\n\r\n", 2, {true, false});
+  auto rs = d.raw("HEAD /plaintext HTTP/1.1\r\nHost: t\r\n\r\nGET /plaintext HTTP/1.1\r\nHost: t\r\n\r\n", 2, {true, false});
   REQUIRE(rs.size() == 2);
   REQUIRE(rs[0].status == 200);
   REQUIRE(rs[0].header("content-length") == "13");
@@ -83,10 +83,10 @@ TEST_CASE("Bodies by Content-Length and by chunked encoding", "[http][body]") {
   fastjson::app app;
   echo_app(app);
   client c(app);
-  auto r = c.raw("POST /echo HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello", 1);
+  auto r = c.raw("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello", 1);
   REQUIRE(r.at(0).body == "hello");
   auto ch = c.raw(
-      "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\n\r\n", 1);
+      "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\n\r\n", 1);
   REQUIRE(ch.at(0).status == 200);
   REQUIRE(ch.at(0).body == "hello world");
 }
@@ -109,7 +109,7 @@ TEST_CASE("Expect: 100-continue gets 100 before the body, or a final refusal", "
   echo_app(app);
   app.config().max_body_bytes = 100;
   client c(app);
-  auto interim = c.raw("POST /echo HTTP/1.1\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
+  auto interim = c.raw("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
   REQUIRE(interim.size() == 1);
   REQUIRE(interim[0].status == 100);
   auto final_ = c.raw("hello", 1);
@@ -117,12 +117,12 @@ TEST_CASE("Expect: 100-continue gets 100 before the body, or a final refusal", "
   REQUIRE(final_.at(0).body == "hello");
 
   client big(app);
-  auto r = big.raw("POST /echo HTTP/1.1\r\nContent-Length: 500\r\nExpect: 100-continue\r\n\r\n", 1);
+  auto r = big.raw("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 500\r\nExpect: 100-continue\r\n\r\n", 1);
   REQUIRE(r.at(0).status == 413);
   REQUIRE(big.closed());
 
   client other(app);
-  auto r2 = other.raw("POST /echo HTTP/1.1\r\nContent-Length: 5\r\nExpect: something-else\r\n\r\n", 1);
+  auto r2 = other.raw("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nExpect: something-else\r\n\r\n", 1);
   REQUIRE(r2.at(0).status == 417);
 }
 
@@ -130,30 +130,30 @@ TEST_CASE("Strict parsing rejects request smuggling and malformed heads with 400
   fastjson::app app;
   echo_app(app);
   const char* cases[][2] = {
-      {"CL+TE", "POST /echo HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"},
-      {"duplicate CL", "POST /echo HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello"},
-      {"differing CL", "POST /echo HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!"},
-      {"obs-fold", "GET /plaintext HTTP/1.1\r\nX-A: a\r\n b\r\n\r\n"},
-      {"space before colon", "GET /plaintext HTTP/1.1\r\nX-A : a\r\n\r\n"},
-      {"bare CR", "GET /plaintext HTTP/1.1\r\nX-A: a\rX-B: b\r\n\r\n"},
-      {"bare LF in headers", "GET /plaintext HTTP/1.1\r\nX-A: a\nX-B: b\r\n\r\n"},
+      {"CL+TE", "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"},
+      {"duplicate CL", "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello"},
+      {"differing CL", "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!"},
+      {"obs-fold", "GET /plaintext HTTP/1.1\r\nHost: t\r\nX-A: a\r\n b\r\n\r\n"},
+      {"space before colon", "GET /plaintext HTTP/1.1\r\nHost: t\r\nX-A : a\r\n\r\n"},
+      {"bare CR", "GET /plaintext HTTP/1.1\r\nHost: t\r\nX-A: a\rX-B: b\r\n\r\n"},
+      {"bare LF in headers", "GET /plaintext HTTP/1.1\r\nHost: t\r\nX-A: a\nX-B: b\r\n\r\n"},
       {"bare LF request line", "GET /plaintext HTTP/1.1\nHost: a\r\n\r\n"},
-      {"bare LF end of head", "GET /plaintext HTTP/1.1\r\nX-A: a\r\n\n"},
-      {"empty header name", "GET /plaintext HTTP/1.1\r\n: a\r\n\r\n"},
+      {"bare LF end of head", "GET /plaintext HTTP/1.1\r\nHost: t\r\nX-A: a\r\n\n"},
+      {"empty header name", "GET /plaintext HTTP/1.1\r\nHost: t\r\n: a\r\n\r\n"},
       {"NUL in value", ""},  // bytes built below (an embedded NUL)
-      {"control byte in value", "GET /plaintext HTTP/1.1\r\nX-A: a\x01" "b\r\n\r\n"},
-      {"DEL in value", "GET /plaintext HTTP/1.1\r\nX-A: a\x7f" "b\r\n\r\n"},
-      {"newline in chunk extension", "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5;a\nb\r\nhello\r\n0\r\n\r\n"},
-      {"bad percent-encoding", "GET /plain%zztext HTTP/1.1\r\n\r\n"},
-      {"truncated percent-encoding", "GET /plaintext% HTTP/1.1\r\n\r\n"},
+      {"control byte in value", "GET /plaintext HTTP/1.1\r\nHost: t\r\nX-A: a\x01" "b\r\n\r\n"},
+      {"DEL in value", "GET /plaintext HTTP/1.1\r\nHost: t\r\nX-A: a\x7f" "b\r\n\r\n"},
+      {"newline in chunk extension", "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5;a\nb\r\nhello\r\n0\r\n\r\n"},
+      {"bad percent-encoding", "GET /plain%zztext HTTP/1.1\r\nHost: t\r\n\r\n"},
+      {"truncated percent-encoding", "GET /plaintext% HTTP/1.1\r\nHost: t\r\n\r\n"},
       {"TLS ClientHello", "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"},
-      {"unsupported transfer coding", "POST /echo HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n"},
-      {"negative CL", "POST /echo HTTP/1.1\r\nContent-Length: -1\r\n\r\n"},
+      {"unsupported transfer coding", "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\n\r\n"},
+      {"negative CL", "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: -1\r\n\r\n"},
   };
   for (auto& c : cases) {
     INFO(c[0]);
     client cl(app);
-    std::string bytes = c[0] == std::string("NUL in value") ? std::string("GET /plaintext HTTP/1.1\r\nX-A: a\0b\r\n\r\n", 37)
+    std::string bytes = c[0] == std::string("NUL in value") ? std::string("GET /plaintext HTTP/1.1\r\nHost: t\r\nX-A: a\0b\r\n\r\n", 46)
                                                             : std::string(c[1]);
     auto r = cl.raw(bytes, 1);
     REQUIRE(r.size() == 1);
@@ -196,11 +196,11 @@ TEST_CASE("obs-fold is found wherever the fold falls in a value of any length", 
       INFO("value of " << before << " bytes, fold, " << after << " more");
       std::string a(before, 'a'), b(after, 'b');
       client folded(app);
-      auto r = folded.raw("GET /plaintext HTTP/1.1\r\nX-A: " + a + "\r\n " + b + "\r\n\r\n", 1);
+      auto r = folded.raw("GET /plaintext HTTP/1.1\r\nHost: t\r\nX-A: " + a + "\r\n " + b + "\r\n\r\n", 1);
       REQUIRE(r.size() == 1);
       REQUIRE(r[0].status == 400);
       client plain(app);
-      auto ok = plain.raw("GET /plaintext HTTP/1.1\r\nX-A: " + a + b + "\r\n\r\n", 1);
+      auto ok = plain.raw("GET /plaintext HTTP/1.1\r\nHost: t\r\nX-A: " + a + b + "\r\n\r\n", 1);
       REQUIRE(ok.size() == 1);
       REQUIRE(ok[0].status == 200);
     }
@@ -221,44 +221,44 @@ TEST_CASE("Limits answer 414, 431 and 413 and close", "[http][limits]") {
   echo_app(app);
   SECTION("URL longer than 8 KiB") {
     client c(app);
-    auto r = c.raw("GET /" + std::string(9000, 'a') + " HTTP/1.1\r\n\r\n", 1);
+    auto r = c.raw("GET /" + std::string(9000, 'a') + " HTTP/1.1\r\nHost: t\r\n\r\n", 1);
     REQUIRE(r.at(0).status == 414);
     REQUIRE(c.closed());
   }
   SECTION("header section over 16 KiB") {
     client c(app);
-    auto r = c.raw("GET /plaintext HTTP/1.1\r\nX-Big: " + std::string(17000, 'a') + "\r\n\r\n", 1);
+    auto r = c.raw("GET /plaintext HTTP/1.1\r\nHost: t\r\nX-Big: " + std::string(17000, 'a') + "\r\n\r\n", 1);
     REQUIRE(r.at(0).status == 431);
   }
   SECTION("more than 100 headers") {
     client c(app);
-    std::string req = "GET /plaintext HTTP/1.1\r\n";
+    std::string req = "GET /plaintext HTTP/1.1\r\nHost: t\r\n";
     for (int i = 0; i < 101; ++i) req += "X-H" + std::to_string(i) + ": v\r\n";
     auto r = c.raw(req + "\r\n", 1);
     REQUIRE(r.at(0).status == 431);
   }
   SECTION("exactly 100 headers pass") {
     client c(app);
-    std::string req = "GET /plaintext HTTP/1.1\r\n";
-    for (int i = 0; i < 100; ++i) req += "X-H" + std::to_string(i) + ": v\r\n";
+    std::string req = "GET /plaintext HTTP/1.1\r\nHost: t\r\n";  // Host is one of the 100
+    for (int i = 0; i < 99; ++i) req += "X-H" + std::to_string(i) + ": v\r\n";
     REQUIRE(c.raw(req + "\r\n", 1).at(0).status == 200);
   }
   SECTION("body over 1 MiB by Content-Length") {
     client c(app);
-    auto r = c.raw("POST /echo HTTP/1.1\r\nContent-Length: 2000000\r\n\r\n", 1);
+    auto r = c.raw("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 2000000\r\n\r\n", 1);
     REQUIRE(r.at(0).status == 413);
     REQUIRE(c.closed());
   }
   SECTION("body over the limit by chunks") {
     app.config().max_body_bytes = 10;
     client c(app);
-    auto r = c.raw("POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n0123456789abcdef\r\n0\r\n\r\n", 1);
+    auto r = c.raw("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n0123456789abcdef\r\n0\r\n\r\n", 1);
     REQUIRE(r.at(0).status == 413);
   }
   SECTION("a 1 MiB body in many reads is accepted") {
     client c(app);
     std::string body(1 << 20, 'x');
-    auto r = c.raw_chunked("POST /echo HTTP/1.1\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body,
+    auto r = c.raw_chunked("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body,
                            65536, 1);
     REQUIRE(r.at(0).status == 200);
     REQUIRE(r.at(0).body.size() == body.size());
@@ -270,8 +270,8 @@ TEST_CASE("Pipelined responses keep request order even when a later handler fini
   echo_app(app);
   client c(app);
   auto r = c.raw(
-      "GET /slow/80 HTTP/1.1\r\n\r\nGET /plaintext HTTP/1.1\r\n\r\nGET /slow/10 HTTP/1.1\r\n\r\n"
-      "POST /echo HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc",
+      "GET /slow/80 HTTP/1.1\r\nHost: t\r\n\r\nGET /plaintext HTTP/1.1\r\nHost: t\r\n\r\nGET /slow/10 HTTP/1.1\r\nHost: t\r\n\r\n"
+      "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc",
       4);
   REQUIRE(r.size() == 4);
   REQUIRE(r[0].body == "slept 80");
@@ -295,7 +295,7 @@ TEST_CASE("A malformed request after a good one still gets the good response fir
   fastjson::app app;
   echo_app(app);
   client c(app);
-  auto r = c.raw("GET /plaintext HTTP/1.1\r\n\r\nGARBAGE\r\n\r\n", 2);
+  auto r = c.raw("GET /plaintext HTTP/1.1\r\nHost: t\r\n\r\nGARBAGE\r\n\r\n", 2);
   REQUIRE(r.size() == 2);
   REQUIRE(r[0].status == 200);
   REQUIRE(r[1].status == 400);

@@ -15,7 +15,7 @@
 #define FASTJSON_SHARED_DATA "../shared/data"
 #endif
 
-TEST_CASE("JSONTestSuite test_parsing: y_ accepted, n_ rejected, i_ no crash", "[json]") {
+TEST_CASE("JSONTestSuite test_parsing: y_ accepted, n_ rejected, i_ no crash", "[json][shared-data]") {
   namespace fs = std::filesystem;
   const fs::path dir = fs::path(FASTJSON_SHARED_DATA) / "JSONTestSuite" / "test_parsing";
   REQUIRE(fs::is_directory(dir));

@@ -661,7 +661,7 @@ TEST_CASE("before_async: a middleware can wait before the chain goes on", "[midd
 
   // Pipelined behind a waiting request, a quick one is answered after it.
   log.clear();
-  auto rs = c.raw("GET /go HTTP/1.1\r\n\r\nGET /boom HTTP/1.1\r\n\r\nGET /no HTTP/1.1\r\n\r\n", 3);
+  auto rs = c.raw("GET /go HTTP/1.1\r\nHost: t\r\n\r\nGET /boom HTTP/1.1\r\nHost: t\r\n\r\nGET /no HTTP/1.1\r\nHost: t\r\n\r\n", 3);
   REQUIRE(rs.size() == 3);
   CHECK(rs[0].status == 200);
   CHECK(rs[1].status == 500);

@@ -78,7 +78,7 @@ bool contains(const std::string& s, std::string_view part) { return s.find(part)
 
 }  // namespace
 
-TEST_CASE("router: every route of every shared table matches itself with its parameters", "[router]") {
+TEST_CASE("router: every route of every shared table matches itself with its parameters", "[router][shared-data]") {
   for (const char* name : {"github-api.tsv", "gplus-api.tsv", "parse-api.tsv", "static.tsv"}) {
     INFO("table " << name);
     auto table = load_table(name);

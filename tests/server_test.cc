@@ -191,7 +191,7 @@ TEST_CASE("header timeout cuts off a slowloris client", "[server][timeout]") {
   test_net::running_app srv(app, cfg);
   int fd = connect_to(srv.port());
   auto t0 = std::chrono::steady_clock::now();
-  REQUIRE(send_all(fd, "GET /plaintext HTTP/1.1\r\nX-Slow: "));
+  REQUIRE(send_all(fd, "GET /plaintext HTTP/1.1\r\nHost: t\r\nX-Slow: "));
   bool closed = false;
   // Keep trickling bytes: the deadline counts from the first byte, so
   // trickling does not extend it.
@@ -213,7 +213,7 @@ TEST_CASE("idle keep-alive connections are closed after the idle timeout", "[ser
   cfg.idle_timeout_ms = 300;
   test_net::running_app srv(app, cfg);
   int fd = connect_to(srv.port());
-  REQUIRE(send_all(fd, "GET /plaintext HTTP/1.1\r\n\r\n"));
+  REQUIRE(send_all(fd, "GET /plaintext HTTP/1.1\r\nHost: t\r\n\r\n"));
   REQUIRE(read_until(fd, "Hello", 2000ms).find("200") != std::string::npos);
   bool closed = false;
   read_until_close(fd, 3000ms, &closed);
@@ -230,9 +230,9 @@ TEST_CASE("graceful shutdown finishes in-flight requests and closes idle ones",
   test_net::running_app srv(app, cfg);
   int busy = connect_to(srv.port());
   int idle = connect_to(srv.port());
-  REQUIRE(send_all(idle, "GET /plaintext HTTP/1.1\r\n\r\n"));
+  REQUIRE(send_all(idle, "GET /plaintext HTTP/1.1\r\nHost: t\r\n\r\n"));
   REQUIRE(read_until(idle, "Hello", 2000ms).find("200") != std::string::npos);
-  REQUIRE(send_all(busy, "GET /slow HTTP/1.1\r\n\r\n"));
+  REQUIRE(send_all(busy, "GET /slow HTTP/1.1\r\nHost: t\r\n\r\n"));
   std::this_thread::sleep_for(50ms);
   std::atomic<int> code{-1};
   std::thread stopper([&] { code = srv.stop(); });
@@ -251,7 +251,7 @@ TEST_CASE("graceful shutdown finishes in-flight requests and closes idle ones",
   int late = connect_to(srv.port());
   if (late >= 0) {
     bool closed = false;
-    send_all(late, "GET /plaintext HTTP/1.1\r\n\r\n");
+    send_all(late, "GET /plaintext HTTP/1.1\r\nHost: t\r\n\r\n");
     auto r = read_until_close(late, 500ms, &closed);
     REQUIRE(r.find("200") == std::string::npos);
     ::close(late);
@@ -285,7 +285,7 @@ TEST_CASE("shutdown deadline ends handlers that never finish", "[server][shutdow
   cfg.shutdown_timeout_ms = 300;
   test_net::running_app srv(app, cfg);
   int fd = connect_to(srv.port());
-  REQUIRE(send_all(fd, "GET /forever HTTP/1.1\r\n\r\n"));
+  REQUIRE(send_all(fd, "GET /forever HTTP/1.1\r\nHost: t\r\n\r\n"));
   std::this_thread::sleep_for(50ms);
   auto t0 = std::chrono::steady_clock::now();
   REQUIRE(srv.stop() == 0);
@@ -305,7 +305,7 @@ TEST_CASE("an error response is delivered before the close (lingering close)", "
   int fd = connect_to(srv.port());
   // The client keeps sending a body the server refuses; it must still see
   // the 413 rather than a connection reset.
-  std::string head = "POST /echo HTTP/1.1\r\nContent-Length: 4000000\r\n\r\n";
+  std::string head = "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 4000000\r\n\r\n";
   send_all(fd, head);
   std::string chunk(256 * 1024, 'x');
   for (int i = 0; i < 4; ++i) send_all(fd, chunk);
@@ -328,14 +328,14 @@ TEST_CASE("resets, half-closes and mid-pipeline disconnects leak nothing", "[ser
     REQUIRE(fd >= 0);
     switch (i % 3) {
       case 0: {  // reset mid-pipeline, with a slow request in flight
-        send_all(fd, "GET /slow HTTP/1.1\r\n\r\nGET /plaintext HTTP/1.1\r\n\r\nGET /plai");
+        send_all(fd, "GET /slow HTTP/1.1\r\nHost: t\r\n\r\nGET /plaintext HTTP/1.1\r\nHost: t\r\n\r\nGET /plai");
         linger l{1, 0};
         ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
         ::close(fd);
         break;
       }
       case 1: {  // half-close after a full request: the answer still comes
-        send_all(fd, "GET /plaintext HTTP/1.1\r\n\r\n");
+        send_all(fd, "GET /plaintext HTTP/1.1\r\nHost: t\r\n\r\n");
         ::shutdown(fd, SHUT_WR);
         bool closed = false;
         auto got = read_until_close(fd, 2000ms, &closed);
@@ -350,7 +350,7 @@ TEST_CASE("resets, half-closes and mid-pipeline disconnects leak nothing", "[ser
   // The server still serves, and released every connection.
   std::this_thread::sleep_for(600ms);
   int fd = connect_to(srv.port());
-  send_all(fd, "GET /plaintext HTTP/1.1\r\n\r\n");
+  send_all(fd, "GET /plaintext HTTP/1.1\r\nHost: t\r\n\r\n");
   REQUIRE(read_until(fd, "Hello", 2000ms).find("200") != std::string::npos);
   ::close(fd);
   std::this_thread::sleep_for(100ms);
@@ -367,7 +367,7 @@ TEST_CASE("beyond --max-connections new connections get 503 and are closed", "[s
   std::vector<int> held;
   for (int i = 0; i < 4; ++i) {
     int fd = connect_to(srv.port());
-    send_all(fd, "GET /plaintext HTTP/1.1\r\n\r\n");
+    send_all(fd, "GET /plaintext HTTP/1.1\r\nHost: t\r\n\r\n");
     REQUIRE(read_until(fd, "Hello", 2000ms).find("200") != std::string::npos);
     held.push_back(fd);
   }
@@ -380,7 +380,7 @@ TEST_CASE("beyond --max-connections new connections get 503 and are closed", "[s
   for (int fd : held) ::close(fd);
   std::this_thread::sleep_for(200ms);
   int again = connect_to(srv.port());
-  send_all(again, "GET /plaintext HTTP/1.1\r\n\r\n");
+  send_all(again, "GET /plaintext HTTP/1.1\r\nHost: t\r\n\r\n");
   REQUIRE(read_until(again, "Hello", 2000ms).find("200") != std::string::npos);
   ::close(again);
 }
@@ -417,7 +417,7 @@ TEST_CASE("the hello example prints its URL, serves, and exits 0 on SIGTERM", "[
   REQUIRE(at != std::string::npos);
   auto port = static_cast<std::uint16_t>(std::stoi(line.substr(at + 17)));
   int fd = connect_to(port);
-  send_all(fd, "GET /json HTTP/1.1\r\n\r\n");
+  send_all(fd, "GET /json HTTP/1.1\r\nHost: t\r\n\r\n");
   auto got = read_until(fd, "}", 2000ms);
   REQUIRE(got.find(R"({"message":"Hello, World!"})") != std::string::npos);
   ::kill(pid, SIGTERM);
@@ -438,7 +438,7 @@ TEST_CASE("a half-closed client still gets every pipelined response", "[server][
   test_net::running_app srv(app, cfg);
   int fd = connect_to(srv.port());
   REQUIRE(send_all(
-      fd, "GET /slow HTTP/1.1\r\n\r\nGET /plaintext HTTP/1.1\r\n\r\nGET /slow HTTP/1.1\r\n\r\n"));
+      fd, "GET /slow HTTP/1.1\r\nHost: t\r\n\r\nGET /plaintext HTTP/1.1\r\nHost: t\r\n\r\nGET /slow HTTP/1.1\r\nHost: t\r\n\r\n"));
   ::shutdown(fd, SHUT_WR);
   bool closed = false;
   std::string got = read_until_close(fd, 5000ms, &closed);
@@ -462,12 +462,12 @@ TEST_CASE("a problem from a suspended handler names its own path after the read 
   cfg.threads = 1;
   test_net::running_app srv(app, cfg);
   int slow = connect_to(srv.port());
-  REQUIRE(send_all(slow, "GET /slow/first-request-path HTTP/1.1\r\n\r\n"));
+  REQUIRE(send_all(slow, "GET /slow/first-request-path HTTP/1.1\r\nHost: t\r\n\r\n"));
   std::this_thread::sleep_for(20ms);
   // Other requests overwrite the shared read buffer meanwhile.
   for (int i = 0; i < 5; ++i) {
     int fast = connect_to(srv.port());
-    REQUIRE(send_all(fast, "GET /fast/XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX HTTP/1.1\r\nConnection: close\r\n\r\n"));
+    REQUIRE(send_all(fast, "GET /fast/XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"));
     REQUIRE(read_until_close(fast, 2000ms).find("200 OK") != std::string::npos);
     ::close(fast);
   }

@@ -69,7 +69,7 @@ TEST_CASE("shutdown: offload jobs still queued or running at the deadline", "[se
     std::vector<int> fds;
     for (unsigned i = 0; i < n; ++i) {
       fds.push_back(connect_to(srv.port()));
-      REQUIRE(send_all(fds.back(), "GET /work HTTP/1.1\r\n\r\n"));
+      REQUIRE(send_all(fds.back(), "GET /work HTTP/1.1\r\nHost: t\r\n\r\n"));
     }
     REQUIRE(eventually([&] { return started.load() >= 2; }));
     auto t0 = std::chrono::steady_clock::now();
@@ -120,9 +120,9 @@ TEST_CASE("shutdown: a SQLite query running at the deadline is interrupted", "[s
     test_net::running_app srv(app, quick_shutdown());
     int a = connect_to(srv.port());
     int b = connect_to(srv.port());
-    REQUIRE(send_all(a, GENERATE(as<std::string>{}, "POST /tx", "GET /scan") + " HTTP/1.1\r\nContent-Length: 0\r\n\r\n"));
+    REQUIRE(send_all(a, GENERATE(as<std::string>{}, "POST /tx", "GET /scan") + " HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n"));
     std::this_thread::sleep_for(100ms);  // the first job is running
-    REQUIRE(send_all(b, "GET /scan HTTP/1.1\r\n\r\n"));  // queued behind it
+    REQUIRE(send_all(b, "GET /scan HTTP/1.1\r\nHost: t\r\n\r\n"));  // queued behind it
     REQUIRE(eventually([&] { return entered.load() == 2; }));
     auto t0 = std::chrono::steady_clock::now();
     REQUIRE(srv.stop() == 0);
@@ -164,7 +164,7 @@ TEST_CASE("shutdown: a cache load and its waiters still pending at the deadline"
     std::vector<int> fds;
     for (int i = 0; i < 3; ++i) {  // one leader, two waiters
       fds.push_back(connect_to(srv.port()));
-      REQUIRE(send_all(fds.back(), "GET /k/same HTTP/1.1\r\n\r\n"));
+      REQUIRE(send_all(fds.back(), "GET /k/same HTTP/1.1\r\nHost: t\r\n\r\n"));
     }
     REQUIRE(eventually([&] { return handlers.load() == 3; }));
     auto t0 = std::chrono::steady_clock::now();
@@ -192,7 +192,7 @@ TEST_CASE("shutdown: response_cache waiters pending at the deadline", "[server][
     std::vector<int> fds;
     for (int i = 0; i < 3; ++i) {  // one leader in its handler, two waiting in the middleware
       fds.push_back(connect_to(srv.port()));
-      REQUIRE(send_all(fds.back(), "GET /slow HTTP/1.1\r\n\r\n"));
+      REQUIRE(send_all(fds.back(), "GET /slow HTTP/1.1\r\nHost: t\r\n\r\n"));
     }
     REQUIRE(eventually([&] { return calls.load() == 1; }));
     std::this_thread::sleep_for(50ms);  // the other two reach their wait

@@ -7,6 +7,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <cstring>
+
 #include <fastjson/fastjson.h>
 #include <fastjson/testing.h>
 
@@ -59,11 +61,14 @@ struct service {
   fastjson::testing::client& c() { return *client; }
 };
 
+// A body error has a JSON Pointer; a parameter error names the parameter
+// and where it is (never a pointer).
 struct field_err {
-  std::string pointer;
+  std::optional<std::string> pointer, parameter, in;
   std::string message;
 };
-FASTJSON_REFLECT(field_err, pointer, message)
+FASTJSON_REFLECT(field_err, (pointer, "pointer", not_required), (parameter, "parameter", not_required),
+                 (in, "in", not_required), message)
 struct problem_doc {
   std::string type;
   std::string title;
@@ -97,8 +102,20 @@ problem_doc problem(const response& r, int status) {
 }
 
 bool has_pointer(const problem_doc& p, std::string_view pointer) {
-  for (auto& e : p.errors)
+  for (auto& e : p.errors) {
+    REQUIRE(!e.parameter);
+    // RFC 6901: "" or starting with '/'.
+    REQUIRE((e.pointer && (e.pointer->empty() || e.pointer->front() == '/')));
     if (e.pointer == pointer) return true;
+  }
+  return false;
+}
+
+bool has_parameter(const problem_doc& p, std::string_view name, std::string_view in) {
+  for (auto& e : p.errors) {
+    REQUIRE(!e.pointer);
+    if (e.parameter == name && e.in == in) return true;
+  }
   return false;
 }
 
@@ -205,7 +222,7 @@ TEST_CASE("todos: ids: 400 for non-integers, 404 for unknown", "[todos]") {
   for (const char* bad : {"abc", "1.5", "1x", "99999999999999999999999"}) {
     INFO(bad);
     std::string u = std::string("/api/todos/") + bad;
-    problem(c.get(u), 400);
+    CHECK(has_parameter(problem(c.get(u), 400), "id", "path"));
     problem(c.patch(u, R"({"done":true})"), 400);
     problem(c.put(u, R"({"title":"a"})"), 400);
     problem(c.del(u), 400);
@@ -348,7 +365,8 @@ TEST_CASE("todos: list, pagination and the done filter", "[todos]") {
   for (const char* bad : {"limit=0", "limit=101", "limit=abc", "limit=", "limit=-1", "limit=1.5", "offset=-1",
                           "offset=x", "done=maybe", "done=", "limit=99999999999999999999999"}) {
     INFO(bad);
-    problem(c.get(std::string("/api/todos?") + bad), 400);
+    std::string name(bad, std::strchr(bad, '='));
+    CHECK(has_parameter(problem(c.get(std::string("/api/todos?") + bad), 400), name, "query"));
   }
 }
 

@@ -187,7 +187,7 @@ std::int64_t query_int(const request& req, std::string_view name, std::int64_t f
   if (v < lo || v > hi) {
     std::string range = "must be between " + std::to_string(lo) + " and " + std::to_string(hi);
     throw http_error(400, "query parameter '" + std::string(name) + "' " + range,
-                     {{"#query/" + std::string(name), range}});
+                     {fastjson::problem_field_error::param(std::string(name), "query", range)});
   }
   return v;
 }

@@ -46,6 +46,26 @@ struct config {
   /// Parses the standard flags (and environment); `--help` prints usage and
   /// exits 0; an unknown flag or a bad value prints the problem and exits 2.
   static config from_args(int argc, char** argv);
+
+  /// Checks every field against its range, throwing std::invalid_argument
+  /// with a message that names the flag (and its variable): a zero limit,
+  /// pipeline depth or timeout, more than 1024 threads, a `host` that is not
+  /// an IP address (or "localhost"), a `server_name` that is not a valid
+  /// header value. flags::parse and app::run call it, so a bad setting stops
+  /// the program (exit status 2) before anything listens.
+  ///
+  /// | field | range |
+  /// |---|---|
+  /// | threads | 0..1024 (0 = one per core) |
+  /// | max_body_bytes | 1..2^40 |
+  /// | max_url_bytes, max_header_bytes | 1..16 MiB |
+  /// | max_headers | 1..10000 |
+  /// | header/body/idle_timeout_ms | >= 1 |
+  /// | shutdown_timeout_ms | >= 0 |
+  /// | max_connections, write_high_water | >= 1 |
+  /// | max_pipeline | 1..65536 |
+  /// | server_name | printable ASCII, at most 256 bytes, no leading/trailing space ("" omits the header) |
+  void validate() const;
   /// Reads only the environment (`FASTJSON_PORT`, ...).
   static config from_env();
 };

@@ -13,11 +13,26 @@
 
 namespace fastjson {
 
-/// One field-level error of a problem document (`errors: [{pointer, message}]`),
-/// with an RFC 6901 JSON Pointer to the offending input.
+/// One error of a problem document's `errors` array. Either a body error:
+/// `{"pointer": "/items/0/title", "message": ...}`, where `pointer` is an
+/// RFC 6901 JSON Pointer into the request body ("" is the whole body, else it
+/// starts with '/'); or a request parameter error, when `parameter` is set:
+/// `{"parameter": "id", "in": "path", "message": ...}` (`in` is "path",
+/// "query" or "header", as in OpenAPI).
 struct problem_field_error {
   std::string pointer;
   std::string message;
+  std::string parameter;  ///< non-empty: a parameter error (no pointer is written)
+  std::string in;         ///< where the parameter is: "path", "query", "header"
+
+  /// An error in the JSON body at `pointer`.
+  static problem_field_error body(std::string pointer, std::string message) {
+    return {std::move(pointer), std::move(message), {}, {}};
+  }
+  /// An error in the parameter `name` of the path, query or headers.
+  static problem_field_error param(std::string name, std::string in, std::string message) {
+    return {{}, std::move(message), std::move(name), std::move(in)};
+  }
 };
 
 class http_error : public std::runtime_error {

@@ -65,6 +65,10 @@ class response {
   void no_content(int code = 204);
   /// An RFC 9457 problem document: {type, title, status, detail, instance,
   /// errors?} as application/problem+json. `instance` is the request path.
+  /// Headers set before it stay (WWW-Authenticate, Retry-After, Allow, and
+  /// whatever middleware added).
+  /// Each error is a body field (`pointer`) or a request parameter
+  /// (`parameter` + `in`), see problem_field_error.
   void problem(int code, std::string_view detail, const std::vector<problem_field_error>& errors = {});
   /// Redirect with a Location header (308 keeps the method).
   void redirect(std::string_view location, int code = 308);
@@ -81,8 +85,11 @@ class response {
   std::string_view body() const noexcept { return body_.view(); }
   std::size_t body_size() const noexcept { return body_.size(); }
 
-  /// Discards status, headers and body, so middleware can replace a
-  /// response (e.g. a 504 after a timeout, a 500 after an exception).
+  /// Discards the status, the body (with its content type) and the headers
+  /// the handler set, so middleware can replace a response (a 504 after a
+  /// timeout, a 500 after an exception). Headers that middleware set in
+  /// their `before` (X-Request-Id, CORS, Allow) are kept: the replacement
+  /// answers the same request.
   void reset() noexcept;
 
   /// The exception a handler ended with (if any), for middleware such as
@@ -107,6 +114,12 @@ class response {
   bool sent() const noexcept { return sent_; }
   /// Returns the response to its initial state for the next request.
   void recycle() noexcept;
+  /// The headers set so far survive reset(): called as each middleware
+  /// `before` completes.
+  void keep_headers() noexcept { kept_ = headers_.size(); }
+  /// True once a body was started (or the response completed), i.e. an
+  /// error answer would replace a response rather than fill an empty one.
+  bool begun() const noexcept { return begun_ || done_; }
 
  private:
   void report_twice() const;
@@ -117,6 +130,8 @@ class response {
   bool done_ = false;
   bool sent_ = false;
   bool close_ = false;
+  bool begun_ = false;     // begin_body ran
+  std::size_t kept_ = 0;   // bytes of headers_ that reset() keeps
   buffer headers_;
   buffer body_;
   std::string_view instance_;

@@ -168,7 +168,7 @@ void request::check_json_content_type() const {
 void request::throw_json_error(json::error_kind kind, const std::vector<json::field_error>& errs) const {
   std::vector<problem_field_error> out;
   out.reserve(errs.size());
-  for (auto& e : errs) out.push_back({e.pointer, e.message});
+  for (auto& e : errs) out.push_back(problem_field_error::body(e.pointer, e.message));
   if (kind == json::error_kind::shape)
     throw http_error(422, "the JSON body does not have the expected shape", std::move(out));
   std::string detail = errs.empty() ? std::string("the body is not valid JSON")
@@ -180,8 +180,8 @@ namespace detail {
 void bad_param(std::string_view kind, std::string_view name, std::string_view value, std::string_view expected) {
   std::string shown(value.substr(0, 64));
   throw http_error(400, fmt::format("{} '{}' must be {} (got '{}')", kind, name, expected, shown),
-                   {{fmt::format("{}/{}", kind == "query parameter" ? "#query" : "#path", name),
-                     fmt::format("must be {}", expected)}});
+                   {problem_field_error::param(std::string(name), kind == "query parameter" ? "query" : "path",
+                                               fmt::format("must be {}", expected))});
 }
 }  // namespace detail
 

@@ -84,6 +84,7 @@ void response::remove_header(std::string_view name) noexcept {
     if (colon < eol && iequals(rest.substr(0, colon), name)) {
       std::memmove(headers_.data() + pos, headers_.data() + pos + line_len, headers_.size() - pos - line_len);
       headers_.resize(headers_.size() - line_len);
+      if (pos < kept_) kept_ -= line_len;  // the kept block shrinks with it
     } else {
       pos += line_len;
     }
@@ -115,6 +116,7 @@ bool response::begin_body(std::string_view content_type, bool check) {
     return false;
   }
   body_.clear();
+  begun_ = true;
   if (!content_type.empty()) {
     // The name is ours; only the value needs checking (no CR/LF/controls).
     if (check && has_control_byte(content_type))
@@ -169,11 +171,13 @@ void response::redirect(std::string_view location, int code) {
 void response::reset() noexcept {
   status_ = 200;
   done_ = false;
-  headers_.clear();
+  begun_ = false;
+  headers_.resize(kept_);
   body_.clear();
 }
 
 void response::recycle() noexcept {
+  kept_ = 0;
   reset();
   sent_ = false;
   close_ = false;
@@ -230,7 +234,10 @@ namespace detail {
 
 void write_problem(response& res, int status, std::string_view detail,
                    const std::vector<problem_field_error>& errors) {
-  res.reset();
+  // Replacing a response that had begun drops what the handler set with it
+  // (its content type, ETag, ...); filling an empty one keeps every header
+  // set before the error.
+  if (res.begun()) res.reset();
   res.status(status);
   buffer& b = res.begin("application/problem+json");
   b.append(R"({"type":"about:blank","title":)");
@@ -246,11 +253,19 @@ void write_problem(response& res, int status, std::string_view detail,
   if (!errors.empty()) {
     b.append(R"(,"errors":[)");
     for (std::size_t i = 0; i < errors.size(); ++i) {
+      const problem_field_error& e = errors[i];
       if (i) b.push_back(',');
-      b.append(R"({"pointer":)");
-      json::write_escaped(b, errors[i].pointer);
+      if (e.parameter.empty()) {
+        b.append(R"({"pointer":)");
+        json::write_escaped(b, e.pointer);
+      } else {
+        b.append(R"({"parameter":)");
+        json::write_escaped(b, e.parameter);
+        b.append(R"(,"in":)");
+        json::write_escaped(b, e.in);
+      }
       b.append(R"(,"message":)");
-      json::write_escaped(b, errors[i].message);
+      json::write_escaped(b, e.message);
       b.push_back('}');
     }
     b.push_back(']');

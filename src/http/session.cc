@@ -35,6 +35,7 @@ struct session::parser_state {
   std::size_t body_len = 0;
   bool headers_done = false;
   bool field_open = false;  // a header name was seen; its value not yet complete
+  bool value_seen = false;  // the open field's value was reported (a second piece is a fold)
 };
 
 namespace {
@@ -62,6 +63,7 @@ struct callbacks {
   static int on_headers_complete(llhttp_t* p);
   static int on_body(llhttp_t* p, const char* at, std::size_t n);
   static int on_message_complete(llhttp_t* p);
+  static int check_framing(request_slot& slot, llhttp_t& p, session::parser_state& ps);
   static const llhttp_settings_t& settings();
 };
 
@@ -75,7 +77,94 @@ void send_continue(session& s, bool& sent, bool queue_empty) {
   s.flush();
 }
 
+// Splits a comma-separated field value into its tokens (OWS trimmed) and
+// calls f on each non-empty one (RFC 9110 5.6.1).
+template <class F>
+void for_each_token(std::string_view v, F&& f) {
+  while (!v.empty()) {
+    std::size_t comma = v.find(',');
+    std::string_view t = v.substr(0, comma);
+    while (!t.empty() && (t.front() == ' ' || t.front() == '\t')) t.remove_prefix(1);
+    while (!t.empty() && (t.back() == ' ' || t.back() == '\t')) t.remove_suffix(1);
+    if (!t.empty()) f(t);
+    if (comma == std::string_view::npos) break;
+    v.remove_prefix(comma + 1);
+  }
+}
+
+// RFC 3986 uri-host [ ":" port ]: reg-name, IPv4 or an IP literal in
+// brackets, then digits. Anything else (spaces, '/', '@', controls) is not a
+// Host a server can route on.
+bool valid_host(std::string_view h) noexcept {
+  for (unsigned char c : h) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    if (!ok) {
+      switch (c) {
+        case '-': case '.': case '_': case '~': case '%': case '!': case '$': case '&': case '\'':
+        case '(': case ')': case '*': case '+': case ',': case ';': case '=': case ':': case '[': case ']':
+          ok = true;
+          break;
+        default:
+          break;
+      }
+    }
+    if (!ok) return false;
+  }
+  return true;
+}
+
 }  // namespace
+
+// Framing and header rules llhttp 8.1 does not enforce itself, checked once
+// the head is complete. Returns -1 (with the error in `ps`) to refuse the
+// request, 0 to go on.
+int callbacks::check_framing(request_slot& slot, llhttp_t& p, session::parser_state& ps) {
+  const bool http10 = p.http_minor == 0;
+  // RFC 9112 3.2: an HTTP/1.1 request has exactly one Host (HTTP/1.0 may
+  // have none), with a value that is a host.
+  if (slot.host_count > 1) return user_error(&ps, 400, "a request must not have more than one Host header");
+  if (slot.host_count == 0 && !http10) return user_error(&ps, 400, "an HTTP/1.1 request needs a Host header");
+  if (slot.host_count == 1 && !valid_host(*slot.req.header("host")))
+    return user_error(&ps, 400, "the Host header is not a valid host");
+  // RFC 9112 6.1: Transfer-Encoding in an HTTP/1.0 request means faulty
+  // framing: refuse it and close.
+  if (http10 && (p.flags & F_TRANSFER_ENCODING))
+    return user_error(&ps, 400, "Transfer-Encoding is not allowed in an HTTP/1.0 request");
+  // CONNECT turns the connection into a tunnel; a JSON API server does not
+  // proxy (RFC 9110 9.3.6).
+  if (p.method == HTTP_CONNECT) return user_error(&ps, 501, "CONNECT is not supported by this server");
+  // An Upgrade offer is ignored (RFC 9110 7.8: a server may keep the current
+  // protocol): the request is answered as a plain HTTP/1.1 request and the
+  // connection goes on, instead of llhttp pausing the parser for a protocol
+  // switch that never happens.
+  p.upgrade = 0;
+  // Persistence from the Connection tokens (RFC 9112 9.3, 9.6); llhttp
+  // misses "close" followed by whitespace.
+  bool close = false, keep_alive = false;
+  if (slot.has_connection) {
+    for (std::size_t i = 0; i < slot.headers.size(); ++i) {
+      const header& h = slot.headers[i];
+      if (h.name.size() != 10 || !iequals(h.name, "connection")) continue;
+      for_each_token(h.value, [&](std::string_view t) {
+        if (iequals(t, "close")) close = true;
+        else if (iequals(t, "keep-alive")) keep_alive = true;
+      });
+    }
+  }
+  slot.keep_alive = !close && (!http10 || keep_alive);
+  // A body in a content coding we cannot decode: 415 with Accept-Encoding
+  // (RFC 9110 15.5.16), answered by the app once the body is read.
+  if (slot.has_content_encoding && ((p.flags & F_CHUNKED) || ((p.flags & F_CONTENT_LENGTH) && p.content_length))) {
+    for (std::size_t i = 0; i < slot.headers.size(); ++i) {
+      const header& h = slot.headers[i];
+      if (h.name.size() != 16 || !iequals(h.name, "content-encoding")) continue;
+      for_each_token(h.value, [&](std::string_view t) {
+        if (!iequals(t, "identity")) slot.unsupported_encoding = true;
+      });
+    }
+  }
+  return 0;
+}
 
 const llhttp_settings_t& callbacks::settings() {
   // Sessions are created on every worker thread; a function-local static is
@@ -162,8 +251,26 @@ int callbacks::on_header_field(llhttp_t* p, const char* at, std::size_t n) {
   if (slot.header_bytes > cfg.max_header_bytes)
     return user_error(&ps, 431, "the header section is too large");
   slot.headers.push_back({{at, n}, {}});
-  if (n == 6 && iequals({at, n}, "expect")) slot.has_expect = true;  // looked at in on_headers_complete
+  // Fields the framing depends on are looked at in on_headers_complete; the
+  // length test first keeps this off the path of every other field.
+  switch (n) {
+    case 4:
+      if (iequals({at, n}, "host") && slot.host_count < 2) ++slot.host_count;
+      break;
+    case 6:
+      if (iequals({at, n}, "expect")) slot.has_expect = true;
+      break;
+    case 10:
+      if (iequals({at, n}, "connection")) slot.has_connection = true;
+      break;
+    case 16:
+      if (iequals({at, n}, "content-encoding")) slot.has_content_encoding = true;
+      break;
+    default:
+      break;
+  }
   ps.field_open = true;
+  ps.value_seen = false;
   ps.last_end = at + n;
   return 0;
 }
@@ -175,10 +282,19 @@ int callbacks::on_header_value(llhttp_t* p, const char* at, std::size_t n) {
   if (!ps.field_open || slot.headers.empty())
     return user_error(&ps, 400, "empty header field name");
   auto& h = slot.headers.back();
-  if (!h.value.empty()) {
+  if (ps.value_seen) {
     // A value reported in two pieces in a contiguous parse means a folded
-    // line (obs-fold), which RFC 9112 lets servers reject.
+    // line (obs-fold), which RFC 9112 lets servers reject; the first piece
+    // may be empty ("Name:\r\n folded").
     return user_error(&ps, 400, "obsolete line folding is not accepted");
+  }
+  ps.value_seen = true;
+  if (n > 0) {
+    // llhttp skips a fold that follows an empty first line as if it were
+    // OWS ("Name:\r\n folded"): the value then starts right after a line end.
+    const char* b = at;
+    while (b[-1] == ' ' || b[-1] == '\t') --b;
+    if (b[-1] == '\n') return user_error(&ps, 400, "obsolete line folding is not accepted");
   }
   if (has_cr_or_lf(at, n)) return user_error(&ps, 400, "obsolete line folding is not accepted");
   slot.header_bytes += n;
@@ -214,6 +330,13 @@ int callbacks::on_headers_complete(llhttp_t* p) {
   if (!ps.version_end || ps.version_end[0] != '\r' || ps.version_end[1] != '\n')
     return user_error(&ps, 400, "the request line must end with CRLF");
   const char* e = ps.last_end;
+  // An empty last value ("Name:" or "Name: ") has no span of its own (llhttp
+  // reports an empty one at the end of the head): start from its name.
+  if (!slot.headers.empty() && slot.headers.back().value.empty()) {
+    const header& h = slot.headers.back();
+    e = h.name.data() + h.name.size();
+    if (*e == ':') ++e;
+  }
   while (*e == ' ' || *e == '\t') ++e;
   if (std::memcmp(e, "\r\n\r\n", 4) != 0)
     return user_error(&ps, 400, "the header section must end with CRLF CRLF");
@@ -224,6 +347,7 @@ int callbacks::on_headers_complete(llhttp_t* p) {
 
   std::uint64_t cl = (p->flags & F_CONTENT_LENGTH) ? p->content_length : 0;
   slot.chunked = (p->flags & F_CHUNKED) != 0;
+  if (int st = check_framing(slot, *p, ps)) return st;
   if (auto ex = slot.has_expect ? slot.req.header("expect") : std::nullopt) {
     if (iequals(*ex, "100-continue"))
       slot.expect_continue = true;
@@ -266,7 +390,7 @@ int callbacks::on_message_complete(llhttp_t* p) {
   } else if (ps.body_begin) {
     slot.set_body({ps.body_begin, ps.body_len});
   }
-  slot.keep_alive = llhttp_should_keep_alive(p) != 0;
+  (void)p;
   return HPE_PAUSED;
 }
 

@@ -19,6 +19,24 @@ std::uint64_t mono_ns() {
           .count());
 }
 
+// Appends `v` with every byte outside printable ASCII, and space, '"' and
+// '\\', written as \\xHH (nginx's escape=default, plus space so that fields
+// split on spaces): a request can never add a line or a terminal escape to
+// the log, one request is one line.
+void append_escaped(fmt::memory_buffer& out, std::string_view v) {
+  static constexpr char hex[] = "0123456789ABCDEF";
+  std::size_t plain = 0;
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    auto c = static_cast<unsigned char>(v[i]);
+    if (c > 0x20 && c < 0x7f && c != '"' && c != '\\') continue;
+    out.append(v.data() + plain, v.data() + i);
+    const char esc[4] = {'\\', 'x', hex[c >> 4], hex[c & 15]};
+    out.append(esc, esc + 4);
+    plain = i + 1;
+  }
+  out.append(v.data() + plain, v.data() + v.size());
+}
+
 class access_log_mw final : public middleware_with_state<std::uint64_t> {
  public:
   explicit access_log_mw(std::FILE* out) : out_(out) {}
@@ -44,10 +62,14 @@ class access_log_mw final : public middleware_with_state<std::uint64_t> {
     // A flush timer that never fired belonged to a loop that stopped.
     if (b.scheduled && now - b.scheduled_ns > 1'000'000'000) b.scheduled = false;
     std::uint64_t us = (now - t0) / 1000;
-    auto path = req.path();
-    fmt::format_to(std::back_inserter(b.text), "{} {} {} {} {}us", req.method_name(), path, res.status(),
-                   res.body_size(), us);
-    if (!req.id().empty()) fmt::format_to(std::back_inserter(b.text), " {}", req.id());
+    append_escaped(b.text, req.method_name());
+    b.text.push_back(' ');
+    append_escaped(b.text, req.path());
+    fmt::format_to(std::back_inserter(b.text), " {} {} {}us", res.status(), res.body_size(), us);
+    if (!req.id().empty()) {
+      b.text.push_back(' ');
+      append_escaped(b.text, req.id());
+    }
     b.text.push_back('\n');
     if (b.text.size() > 16 * 1024) {
       b.write();

@@ -96,6 +96,12 @@ struct server {
 
 int app::run(const fastjson::config& cfg) {
   using namespace detail;
+  try {
+    cfg.validate();
+  } catch (const std::invalid_argument& e) {
+    std::fprintf(stderr, "fastjson: %s\n", e.what());
+    return 2;
+  }
   core_->cfg = cfg;
   core_->freeze();
   unsigned n = cfg.threads ? cfg.threads : std::max(1u, std::thread::hardware_concurrency());

@@ -71,9 +71,11 @@ struct rule {
   std::int64_t i = 0;
   double d = 0;
 };
-/// Strings (UTF-8 bytes) and containers (element count): size >= n.
+/// Strings (Unicode code points, as JSON Schema's minLength: "é" is 1) and
+/// containers (element count): length >= n.
 constexpr rule min_length(std::size_t n) { return {rule_kind::min_length, true, static_cast<std::int64_t>(n), 0}; }
-/// Strings (UTF-8 bytes) and containers (element count): size <= n.
+/// Strings (Unicode code points, as JSON Schema's maxLength) and containers
+/// (element count): length <= n.
 constexpr rule max_length(std::size_t n) { return {rule_kind::max_length, true, static_cast<std::int64_t>(n), 0}; }
 /// Numbers: value >= v.
 template <class V> requires std::is_arithmetic_v<V>

@@ -57,6 +57,7 @@ class timeout_mw final : public middleware_with_state<timeout_state> {
     auto* st = reinterpret_cast<timeout_state*>(reinterpret_cast<char*>(n) - offsetof(timeout_state, node));
     detail::request_slot& slot = *st->slot;
     if (slot.finished || !slot.handler_running) return;
+    slot.res.reset();  // the handler is still running: nothing it set goes out
     detail::write_problem(slot.res, st->status,
                           st->status == 503 ? "the server could not answer in time" : "the handler timed out", {});
     // Answer now (running the `after`s, which destroy this state); the

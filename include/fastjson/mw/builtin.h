@@ -22,7 +22,10 @@
 namespace fastjson::mw {
 
 /// One line per request to `out` (default stdout):
-/// `METHOD PATH STATUS BYTES DURATIONus [request-id]`. Lines are collected
+/// `METHOD PATH STATUS BYTES DURATIONus [request-id]`. PATH is the decoded
+/// path; in every logged field a byte outside printable ASCII, a space, '"'
+/// and '\\' are written as `\xHH` (as nginx's escape=default), so a request
+/// cannot forge a log line or send a terminal escape. Lines are collected
 /// per worker and written in batches (at most ~50 ms late), so logging costs
 /// no syscall per request.
 middleware_ptr access_log(std::FILE* out = stdout);

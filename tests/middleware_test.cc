@@ -703,3 +703,37 @@ TEST_CASE("before_async: mw::timeout answers a request still waiting; the waiter
   CHECK(handled == 0);
   CHECK(log == std::vector<std::string>{"w>"});
 }
+
+TEST_CASE("middleware: access_log escapes every byte outside printable ASCII: one request, one line",
+          "[middleware]") {
+  std::FILE* f = std::tmpfile();
+  REQUIRE(f);
+  fastjson::app app;
+  app.use(fastjson::mw::access_log(f));
+  app.use([](fastjson::request& req, fastjson::response&) {
+    // An id from user code (request_id() only takes [A-Za-z0-9._-]) is escaped too.
+    if (req.path() == "/id") req.set_id("a b\"\\\n\xff");
+    return true;
+  });
+  app.get("/json", [](fastjson::request&, fastjson::response& res) { res.text("j"); });
+  app.get("/id", [](fastjson::request&, fastjson::response& res) { res.text("i"); });
+  app.get("/wait", [](fastjson::request& req, fastjson::response& res) -> fastjson::task<> {
+    co_await fastjson::sleep(req.loop(), 150ms);
+    res.text("waited");
+  });
+  fastjson::testing::client client(app);
+  // A decoded newline would forge a second line; ESC would reach a terminal.
+  CHECK(client.get("/json%0AGET%20/admin%20200%200%201us").status == 404);
+  CHECK(client.get("/x%1b[31mred%1b[0m%7f%c3%a9").status == 404);
+  CHECK(client.get("/id").status == 200);
+  CHECK(client.get("/wait").status == 200);  // runs the loop past the batch timer
+  std::string all = read_all(f);
+  auto lines = lines_of(all);
+  REQUIRE(lines.size() >= 3);  // /wait's own line may still be in the batch
+  CHECK(lines.size() <= 4);
+  CHECK(lines[0].rfind("GET /json\\x0AGET\\x20/admin\\x20200\\x200\\x201us 404 ", 0) == 0);
+  CHECK(lines[1].rfind("GET /x\\x1B[31mred\\x1B[0m\\x7F\\xC3\\xA9 404 ", 0) == 0);
+  CHECK(lines[2].find(" a\\x20b\\x22\\x5C\\x0A\\xFF") != std::string::npos);
+  for (unsigned char ch : all) CHECK(((ch >= 0x20 && ch < 0x7f) || ch == '\n'));
+  std::fclose(f);
+}

@@ -12,6 +12,7 @@
 
 #include <llhttp.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdint>
 #include <cstring>
@@ -124,7 +125,8 @@ int callbacks::check_framing(request_slot& slot, llhttp_t& p, session::parser_st
   // have none), with a value that is a host.
   if (slot.host_count > 1) return user_error(&ps, 400, "a request must not have more than one Host header");
   if (slot.host_count == 0 && !http10) return user_error(&ps, 400, "an HTTP/1.1 request needs a Host header");
-  if (slot.host_count == 1 && !valid_host(*slot.req.header("host")))
+  if (slot.host_count == 1 && !valid_host(slot.host_at < 255 ? slot.headers[slot.host_at].value
+                                                              : *slot.req.header("host")))
     return user_error(&ps, 400, "the Host header is not a valid host");
   // RFC 9112 6.1: Transfer-Encoding in an HTTP/1.0 request means faulty
   // framing: refuse it and close.
@@ -255,7 +257,10 @@ int callbacks::on_header_field(llhttp_t* p, const char* at, std::size_t n) {
   // length test first keeps this off the path of every other field.
   switch (n) {
     case 4:
-      if (iequals({at, n}, "host") && slot.host_count < 2) ++slot.host_count;
+      if (iequals({at, n}, "host") && slot.host_count < 2) {
+        ++slot.host_count;
+        slot.host_at = static_cast<std::uint8_t>(std::min<std::size_t>(slot.headers.size() - 1, 255));
+      }
       break;
     case 6:
       if (iequals({at, n}, "expect")) slot.has_expect = true;

@@ -100,6 +100,22 @@ TEST_CASE("RFC 9112 6.1: HTTP/1.0 with Transfer-Encoding is refused and the conn
   }
 }
 
+TEST_CASE("RFC 9112 6.3: an empty Transfer-Encoding next to Content-Length is refused, not framed by the length",
+          "[http][rfc9112]") {
+  fastjson::app app;
+  framing_app(app);
+  for (const char* te : {"Transfer-Encoding:\r\n", "Transfer-Encoding: \r\nTransfer-Encoding:\r\n", "Transfer-Encoding: ,\r\n"}) {
+    INFO(te);
+    client c(app);
+    auto r = c.raw(std::string("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n") + te +
+                       "\r\n0123456789" + next_request,
+                   1);
+    REQUIRE(r.size() == 1);
+    CHECK(r[0].status == 400);
+    CHECK(c.closed());
+  }
+}
+
 TEST_CASE("RFC 9112 3.2.2: an absolute-form target is routed on its path", "[http][rfc9112]") {
   fastjson::app app;
   framing_app(app);

@@ -130,8 +130,13 @@ int callbacks::check_framing(request_slot& slot, llhttp_t& p, session::parser_st
     return user_error(&ps, 400, "the Host header is not a valid host");
   // RFC 9112 6.1: Transfer-Encoding in an HTTP/1.0 request means faulty
   // framing: refuse it and close.
-  if (http10 && (p.flags & F_TRANSFER_ENCODING))
+  if (http10 && slot.has_transfer_encoding)
     return user_error(&ps, 400, "Transfer-Encoding is not allowed in an HTTP/1.0 request");
+  // A Transfer-Encoding field with no coding in it (llhttp 8.1 does not
+  // count an empty one): the body length cannot be known (RFC 9112 6.3), so
+  // Content-Length must not be trusted either.
+  if (slot.has_transfer_encoding && !(p.flags & F_TRANSFER_ENCODING))
+    return user_error(&ps, 400, "Transfer-Encoding must name a transfer coding");
   // CONNECT turns the connection into a tunnel; a JSON API server does not
   // proxy (RFC 9110 9.3.6).
   if (p.method == HTTP_CONNECT) return user_error(&ps, 501, "CONNECT is not supported by this server");
@@ -270,6 +275,9 @@ int callbacks::on_header_field(llhttp_t* p, const char* at, std::size_t n) {
       break;
     case 16:
       if (iequals({at, n}, "content-encoding")) slot.has_content_encoding = true;
+      break;
+    case 17:
+      if (iequals({at, n}, "transfer-encoding")) slot.has_transfer_encoding = true;
       break;
     default:
       break;

@@ -56,6 +56,7 @@ struct request_slot {
   bool has_expect = false;      // an Expect field was seen (checked at the end of the head)
   bool has_connection = false;  // a Connection field was seen (its tokens are read at the end of the head)
   bool has_content_encoding = false;
+  bool has_transfer_encoding = false;
   bool unsupported_encoding = false;  // a body with a Content-Encoding we do not decode: 415
   std::uint8_t host_count = 0;  // Host fields seen (RFC 9112 3.2: exactly one in HTTP/1.1)
   std::uint8_t host_at = 0;     // index of the first in `headers` (255: further than that)
@@ -102,7 +103,7 @@ struct request_slot {
     error_close = false;
     header_bytes = url_bytes = 0;
     value_pending = expect_continue = has_expect = chunked = false;
-    has_connection = has_content_encoding = unsupported_encoding = false;
+    has_connection = has_content_encoding = has_transfer_encoding = unsupported_encoding = false;
     host_count = 0;
   }
   // The request's views move with its bytes when they are pinned.

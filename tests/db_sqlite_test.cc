@@ -1,10 +1,12 @@
 // fastjson::db::sqlite: pragmas, migrations, binding and mapping, errors,
-// transactions, the statement cache and concurrent readers. All awaitables
-// are driven with sync_wait (no loop: they resume on the db threads).
+// transactions, the statement cache, the statement counters and concurrent
+// readers. All awaitables are driven with sync_wait (no loop: they resume on
+// the db threads).
 
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <latch>
 #include <random>
 #include <thread>
 
@@ -469,4 +471,174 @@ TEST_CASE("sqlite may be released from inside a coroutine resumed on its own thr
   auto db = sqlite::open({.path = f.path});
   auto t = last_use(std::move(db));
   CHECK(sync_wait(std::move(t)) == 7);
+}
+
+namespace {
+// "select S insert I update U delete D other O": one string, so a failed
+// CHECK shows every kind.
+std::string counts_text(const sqlite::statement_counts& c) {
+  return "select " + std::to_string(c.selects) + " insert " + std::to_string(c.inserts) + " update " +
+         std::to_string(c.updates) + " delete " + std::to_string(c.deletes) + " other " +
+         std::to_string(c.others);
+}
+std::string counts_text(std::uint64_t s, std::uint64_t i, std::uint64_t u, std::uint64_t d, std::uint64_t o) {
+  return counts_text(sqlite::statement_counts{s, i, u, d, o});
+}
+}  // namespace
+
+TEST_CASE("sqlite counts executed statements by kind, once per execution, not per row", "[db]") {
+  temp_db f;
+  auto db = sqlite::open({.path = f.path,
+                          .migrations = {"CREATE TABLE t(id INTEGER PRIMARY KEY, v INTEGER NOT NULL UNIQUE);"
+                                         "INSERT INTO t(v) VALUES(1); INSERT INTO t(v) VALUES(2)"}});
+  // Migrations count too: each statement of the script, and the record of
+  // the version (INSERT INTO fastjson_migrations).
+  CHECK(db->executed().inserts == 3);
+
+  auto delta = [&db, before = db->executed()]() mutable {
+    auto now = db->executed();
+    auto d = now - before;
+    before = now;
+    return counts_text(d);
+  };
+  // A reused prepared statement counts at every execution.
+  auto prepared = db->statistics().prepared;
+  for (int i = 3; i <= 12; ++i) sync_wait(db->execute("INSERT INTO t(v) VALUES(?)", i));
+  CHECK(db->statistics().prepared == prepared + 1);
+  CHECK(delta() == counts_text(0, 10, 0, 0, 0));
+
+  // A SELECT of twelve rows is one execution, as is one whose rows are not
+  // all read (query_one, query_value) and one that finds none. The reader's
+  // routing check (is the statement read-only?) is not an execution.
+  CHECK(sync_wait(db->query<std::int64_t>("SELECT v FROM t ORDER BY v")).size() == 12);
+  CHECK(sync_wait(db->query_one<std::int64_t>("SELECT v FROM t ORDER BY v")) == 1);
+  CHECK(sync_wait(db->query_value<std::int64_t>("SELECT v FROM t WHERE v > ?", 100)) == std::nullopt);
+  CHECK(delta() == counts_text(3, 0, 0, 0, 0));
+
+  // Each kind by its leading keyword, whatever the case, after comments;
+  // WITH by the statement after its common table expressions.
+  sync_wait(db->execute("update t SET v = v + 100 WHERE v = ?", 12));
+  sync_wait(db->execute("  -- a comment\n /* another */ DELETE FROM t WHERE v = ?", 112));
+  sync_wait(db->execute("REPLACE INTO t(id, v) VALUES(12, 12)"));
+  CHECK(sync_wait(db->query_value<int>("VALUES(7)")) == 7);
+  CHECK(sync_wait(db->query_value<int>(
+            "WITH \"update\"(x) AS (SELECT 'delete (') , d AS MATERIALIZED (SELECT 1) SELECT count(*) FROM d")) == 1);
+  sync_wait(db->execute("WITH RECURSIVE n(x) AS (SELECT 13 UNION ALL SELECT x + 1 FROM n WHERE x < 14) "
+                        "INSERT INTO t(v) SELECT x FROM n"));
+  sync_wait(db->execute("WITH d(v) AS (VALUES(14)) DELETE FROM t WHERE v IN (SELECT v FROM d)"));
+  sync_wait(db->execute("WITH u AS (SELECT 1) UPDATE t SET v = v WHERE v = 1"));
+  CHECK(sync_wait(db->query_value<int>("PRAGMA foreign_keys")) == 1);
+  CHECK(delta() == counts_text(2, 2, 2, 2, 1));
+
+  // INSERT ... RETURNING sent to query() is moved to the writer and runs once.
+  CHECK(sync_wait(db->query<std::int64_t>("INSERT INTO t(v) VALUES(?) RETURNING v", 50)).size() == 1);
+  CHECK(delta() == counts_text(0, 1, 0, 0, 0));
+
+  // transaction() and read() add their BEGIN and COMMIT (or ROLLBACK).
+  sync_wait(db->transaction([](sqlite::connection& c) {
+    c.execute("INSERT INTO t(v) VALUES(?)", 60);
+    c.execute("UPDATE t SET v = ? WHERE v = ?", 61, 60);
+    (void)c.query_value<int>("SELECT count(*) FROM t");
+  }));
+  CHECK(delta() == counts_text(1, 1, 1, 0, 2));
+  sync_wait(db->read([](sqlite::connection& c) {
+    for (int i = 0; i < 5; ++i) (void)c.query_value<int>("SELECT v FROM t WHERE id = ?", i);
+  }));
+  CHECK(delta() == counts_text(5, 0, 0, 0, 2));
+  // A statement that fails while running was executed (and counts); one
+  // that does not compile was not. The failed transaction rolls back.
+  CHECK_THROWS_AS(sync_wait(db->transaction([](sqlite::connection& c) {
+                    c.execute("INSERT INTO t(v) VALUES(?)", 1);  // UNIQUE
+                  })),
+                  fastjson::db::error);
+  CHECK_THROWS_AS(sync_wait(db->execute("SELEC 1")), fastjson::db::error);
+  CHECK(delta() == counts_text(0, 1, 0, 0, 2));
+
+  // Every statement of a script counts.
+  sync_wait(db->transaction([](sqlite::connection& c) {
+    c.execute_script("INSERT INTO t(v) VALUES(70); UPDATE t SET v = 71 WHERE v = 70;\n"
+                     "DELETE FROM t WHERE v = 71; SELECT 1; -- trailing comment\n");
+  }));
+  CHECK(delta() == counts_text(1, 1, 1, 1, 2));
+}
+
+TEST_CASE("sqlite statement counters are per connection, summed over the writer and the readers", "[db]") {
+  temp_db f;
+  auto db = sqlite::open({.path = f.path, .readers = 2, .migrations = {"CREATE TABLE n(v INTEGER NOT NULL)"}});
+  auto start = db->executed();
+
+  // Two read() jobs that wait for each other run on the two reader
+  // connections at once; both connections' counts are in the sum.
+  // (No Catch assertions in the bodies: they run on two threads at once.)
+  std::latch both(2);
+  std::atomic<int> on_writer{0};
+  auto reader_job = [&] {
+    sync_wait(db->read([&](sqlite::connection& c) {
+      if (c.is_writer()) ++on_writer;
+      (void)c.query_value<int>("SELECT count(*) FROM n");
+      both.arrive_and_wait();
+      (void)c.query_value<int>("SELECT 1");
+    }));
+  };
+  std::thread a(reader_job), b(reader_job);
+  a.join();
+  b.join();
+  CHECK(on_writer == 0);
+  CHECK(counts_text(db->executed() - start) == counts_text(4, 0, 0, 0, 4));
+
+  // Many threads awaiting at once, the writer and both readers busy, and a
+  // thread reading the counters all along (each kind only grows). Once every
+  // call has returned the sum is exact.
+  start = db->executed();
+  constexpr int per_thread = 200, writes = 150;
+  std::atomic<bool> done{false};
+  std::atomic<int> errors{0}, went_back{0};
+  std::thread watcher([&] {
+    auto last = db->executed();
+    while (!done.load()) {
+      auto now = db->executed();
+      if (now.selects < last.selects || now.inserts < last.inserts || now.others < last.others) ++went_back;
+      last = now;
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+  });
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 3; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < per_thread; ++i) {
+        try {
+          if (i % 2 == 0)
+            (void)sync_wait(db->query_value<std::int64_t>("SELECT count(*) FROM n WHERE v >= ?", t));
+          else
+            (void)sync_wait(db->read([](sqlite::connection& c) { return c.query_value<int>("SELECT 1"); }));
+        } catch (...) {
+          ++errors;
+        }
+      }
+    });
+  }
+  threads.emplace_back([&] {
+    for (int i = 0; i < writes; ++i) {
+      try {
+        sync_wait(db->execute("INSERT INTO n(v) VALUES(?)", i));
+      } catch (...) {
+        ++errors;
+      }
+    }
+  });
+  for (auto& t : threads) t.join();
+  done = true;
+  watcher.join();
+  CHECK(errors == 0);
+  CHECK(went_back == 0);
+  // Per reading thread: 100 plain SELECTs, 100 read() jobs of one SELECT
+  // plus BEGIN and COMMIT.
+  CHECK(counts_text(db->executed() - start) == counts_text(3 * per_thread, writes, 0, 0, 3 * per_thread));
+
+  // Without readers (":memory:") the writer alone counts everything.
+  auto mem = sqlite::open({.path = ":memory:", .migrations = {"CREATE TABLE n(v INTEGER)"}});
+  start = mem->executed();
+  sync_wait(mem->execute("INSERT INTO n(v) VALUES(1)"));
+  (void)sync_wait(mem->query_value<int>("SELECT v FROM n"));
+  CHECK(counts_text(mem->executed() - start) == counts_text(1, 1, 0, 0, 0));
 }

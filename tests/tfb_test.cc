@@ -1,6 +1,8 @@
-// examples/tfb: the fortunes template and the count rule in process, then the
-// real binary checked end to end by benchmarks/tfb/verify (the TechEmpower
-// rules, including persistence of /updates read back from the SQLite file).
+// examples/tfb: the fortunes template, the count rule and the statements each
+// route runs in process, then the real binary checked end to end by
+// benchmarks/tfb/verify (the TechEmpower rules, including persistence of
+// /updates read back from the SQLite file and the statement counts per batch
+// of 512 requests).
 // tfb.cc is included below (not linked), as tests/todos_test.cc does with
 // todos.cc; GCC's -Wsubobject-linkage about its coroutine lambdas is harmless
 // in a single test TU.
@@ -23,6 +25,8 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -113,13 +117,15 @@ int wait_bounded(pid_t pid, std::chrono::milliseconds limit) {
   return -1;
 }
 
-/// fastjson-tfb as a child process; SIGKILLed on scope exit unless stopped.
+/// fastjson-tfb (with --stats, for the verifier's --count-statements) as a
+/// child process; SIGKILLed on scope exit unless stopped.
 class tfb_process {
  public:
   explicit tfb_process(const std::string& db) {
     int fds[2];
     REQUIRE(::pipe2(fds, O_CLOEXEC) == 0);
-    pid_ = spawn({tfb_binary, "--port", "0", "--host", "127.0.0.1", "--threads", "2", "--db", db}, fds[1]);
+    pid_ = spawn({tfb_binary, "--port", "0", "--host", "127.0.0.1", "--threads", "2", "--db", db, "--stats"},
+                 fds[1]);
     ::close(fds[1]);
     out_ = fds[0];
     REQUIRE(pid_ > 0);
@@ -207,6 +213,9 @@ TEST_CASE("tfb: endpoints through the in-process client", "[tfb]") {
   CHECK(f.header("content-type") == "text/html; charset=utf-8");
   CHECK(f.body == expected_fortunes);
 
+  // /stats is not one of the benchmark's routes: only install_stats_route adds it.
+  CHECK(client.get("/stats").status == 404);
+
   auto p = client.get("/plaintext");
   CHECK(p.header("content-type") == "text/plain");
   CHECK(p.body == "Hello, World!");
@@ -237,6 +246,88 @@ TEST_CASE("tfb: endpoints through the in-process client", "[tfb]") {
   CHECK(cold->stats().items > 0);
 }
 
+namespace {
+std::string counts_text(const fastjson::db::sqlite::statement_counts& c) {
+  return "select " + std::to_string(c.selects) + " insert " + std::to_string(c.inserts) + " update " +
+         std::to_string(c.updates) + " delete " + std::to_string(c.deletes) + " other " +
+         std::to_string(c.others);
+}
+std::string counts_text(std::uint64_t s, std::uint64_t i, std::uint64_t u, std::uint64_t d, std::uint64_t o) {
+  return counts_text(fastjson::db::sqlite::statement_counts{s, i, u, d, o});
+}
+}  // namespace
+
+TEST_CASE("tfb: statements per route; /updates runs one SELECT and one UPDATE per row", "[tfb]") {
+  temp_path db_file(".db");
+  auto db = tfb::open_database(db_file.path);
+  fastjson::app app;
+  tfb::install_routes(app, db, tfb::make_world_cache(*db, /*warm=*/false));
+  tfb::install_stats_route(app, db);
+  fastjson::testing::client client(app);
+  auto delta = [&db, before = db->executed()]() mutable {
+    auto now = db->executed();
+    auto d = now - before;
+    before = now;
+    return counts_text(d);
+  };
+
+  // /db and /fortunes: one SELECT per request. /queries: one per row, in one
+  // read() snapshot (its BEGIN and COMMIT are the two others).
+  for (int i = 0; i < 20; ++i) REQUIRE(client.get("/db").status == 200);
+  CHECK(delta() == counts_text(20, 0, 0, 0, 0));
+  for (int i = 0; i < 5; ++i) REQUIRE(client.get("/fortunes").status == 200);
+  CHECK(delta() == counts_text(5, 0, 0, 0, 0));
+  for (int i = 0; i < 10; ++i) REQUIRE(client.get("/queries?queries=20").status == 200);
+  CHECK(delta() == counts_text(200, 0, 0, 0, 20));
+
+  // /updates: 40 requests of 20 rows and 4 of 500. Drawn independently, an
+  // id repeats within a request of 500 with probability 1 - 3e-6 (and within
+  // one of 20 with ~2%), so merging repeats into one UPDATE, as this route
+  // once did, cannot pass: every row drawn is one SELECT and one UPDATE.
+  std::uint64_t drawn = 0;
+  int requests = 0, repeats = 0;
+  std::map<std::int64_t, std::int64_t> last_written;  // id -> the number the last response gave it
+  for (int n : {20, 500}) {
+    for (int i = 0; i < (n == 20 ? 40 : 4); ++i) {
+      auto r = client.get("/updates?queries=" + std::to_string(n));
+      REQUIRE(r.status == 200);
+      auto rows = fastjson::json::read<std::vector<tfb::world>>(r.body);
+      REQUIRE(rows.ok());
+      REQUIRE(rows.value().size() == static_cast<std::size_t>(n));
+      std::set<std::int64_t> ids;
+      for (const auto& w : rows.value()) {
+        if (!ids.insert(w.id).second) ++repeats;
+        last_written[w.id] = w.randomNumber;
+      }
+      drawn += rows.value().size();
+      ++requests;
+    }
+  }
+  CHECK(repeats == 0);  // the ids of one request are distinct
+  CHECK(delta() == counts_text(drawn, 0, drawn, 0, 2 * static_cast<std::uint64_t>(requests)));
+
+  // GET /stats reports the same counts and runs no statement itself.
+  auto now = db->executed();
+  auto st = client.get("/stats");
+  CHECK(st.status == 200);
+  CHECK(st.header("content-type") == "application/json");
+  auto parsed = fastjson::json::read<tfb::statement_stats>(st.body);
+  REQUIRE(parsed.ok());
+  CHECK(counts_text(parsed.value().select, parsed.value().insert, parsed.value().update, parsed.value().del,
+                    parsed.value().other) == counts_text(now));
+  CHECK(st.body.find("\"delete\":") != std::string::npos);
+  CHECK(delta() == counts_text(0, 0, 0, 0, 0));
+
+  // Each id holds the number the last response that had it gave it.
+  auto stored = fastjson::sync_wait(db->query<tfb::world>("SELECT id, randomNumber FROM World"));
+  std::size_t differ = 0;
+  for (const auto& w : stored) {
+    auto it = last_written.find(w.id);
+    if (it != last_written.end() && it->second != w.randomNumber) ++differ;
+  }
+  CHECK(differ == 0);
+}
+
 TEST_CASE("tfb: the real binary passes benchmarks/tfb/verify", "[tfb]") {
   if (!exists(tfb_binary)) {
     WARN("skipped: " << tfb_binary << " is not built (FASTJSON_EXAMPLES=OFF?)");
@@ -252,7 +343,8 @@ TEST_CASE("tfb: the real binary passes benchmarks/tfb/verify", "[tfb]") {
 
   int out = ::open(log.path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   REQUIRE(out >= 0);
-  pid_t v = spawn({"python3", verifier, "http://127.0.0.1:" + std::to_string(srv.port()), "--db", db_file.path},
+  pid_t v = spawn({"python3", verifier, "http://127.0.0.1:" + std::to_string(srv.port()), "--db", db_file.path,
+                   "--count-statements"},
                   out, /*stderr_too=*/true);
   ::close(out);
   REQUIRE(v > 0);

@@ -9,6 +9,7 @@
 //   GET /fortunes                  the Fortune table + one row, sorted, as HTML
 //   GET /updates?queries=N         N rows read, given new random numbers, persisted
 //   GET /cached-worlds?count=N     N random World rows through fastjson::cache
+//   GET /stats                     statements executed, by kind (only with --stats)
 //
 // N is clamped to 1..500; a missing or non-integer N counts as 1.
 #include <cstdint>
@@ -68,5 +69,13 @@ std::shared_ptr<fastjson::cache::sharded_cache> make_world_cache(fastjson::db::s
 /// Mounts the seven endpoints.
 void install_routes(fastjson::app& app, std::shared_ptr<fastjson::db::sqlite> db,
                     std::shared_ptr<fastjson::cache::sharded_cache> cache);
+
+/// Mounts `GET /stats`: the statements `db` has executed since it was
+/// opened, by kind (`fastjson::db::sqlite::executed()`), as
+/// {"select":N,"insert":N,"update":N,"delete":N,"other":N}.
+/// benchmarks/tfb/verify --count-statements reads it before and after each
+/// batch of requests. Not one of the benchmark's routes: fastjson-tfb
+/// mounts it only with --stats.
+void install_stats_route(fastjson::app& app, std::shared_ptr<fastjson::db::sqlite> db);
 
 }  // namespace tfb

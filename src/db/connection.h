@@ -5,6 +5,7 @@
 
 #include <sqlite3.h>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <memory>
@@ -17,16 +18,37 @@
 
 namespace fastjson::db::detail {
 
+/// What sqlite::executed() counts a statement as; the index into
+/// connection_impl::executed.
+enum class statement_kind : std::uint8_t { select, insert, update, del, other };
+inline constexpr std::size_t statement_kinds = 5;
+
+/// The kind of `sql` by its leading keyword, after whitespace and comments:
+/// SELECT/VALUES, INSERT/REPLACE, UPDATE, DELETE; for WITH, the first of
+/// those after the common table expressions; anything else is `other`.
+statement_kind kind_of(std::string_view sql) noexcept;
+
+/// One more execution on `counter`. Only the connection's own db thread
+/// writes its counters, so a relaxed load and store is enough (no locked
+/// read-modify-write); other threads only load them.
+inline void count_execution(std::atomic<std::uint64_t>& counter) noexcept {
+  counter.store(counter.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+}
+
 /// A prepared statement owned by a connection's cache.
 class statement {
  public:
-  statement(sqlite3_stmt* s, std::string sql) : stmt(s), sql(std::move(sql)) {}
+  statement(sqlite3_stmt* s, std::string sql, std::atomic<std::uint64_t>& executions)
+      : stmt(s), sql(std::move(sql)), executions(&executions) {}
   ~statement() { sqlite3_finalize(stmt); }
   statement(const statement&) = delete;
   statement& operator=(const statement&) = delete;
 
   sqlite3_stmt* stmt;
   std::string sql;  // for error messages
+  // The owning connection's counter for this statement's kind (classified
+  // once, at prepare); step() bumps it once per execution.
+  std::atomic<std::uint64_t>* executions;
 };
 
 struct string_hash {
@@ -51,6 +73,10 @@ struct connection_impl {
   // Counters read by sqlite::statistics() from other threads.
   std::atomic<std::uint64_t> prepared{0};
   std::atomic<std::uint64_t> hits{0};
+  // Statements executed on this connection, by statement_kind, read by
+  // sqlite::executed() from other threads. Written only by this
+  // connection's db thread (see count_execution).
+  std::array<std::atomic<std::uint64_t>, statement_kinds> executed{};
 
   connection_impl() = default;
   connection_impl(const connection_impl&) = delete;
@@ -63,8 +89,13 @@ struct connection_impl {
   /// The cached statement for `sql`, compiling it on a miss. `count_hit`
   /// is false for the routing peek so each execution counts once.
   statement& prepare(std::string_view sql, bool count_hit = true);
-  /// Runs a script of several statements (no parameters, not cached).
+  /// Runs a script of several statements (no parameters, not cached),
+  /// counting each one.
   void exec(std::string_view sql);
+  /// ROLLBACK through sqlite3_exec, errors ignored, counted as `other`: the
+  /// recovery path, which must pass even after the job's deadline (prepare()
+  /// would refuse it).
+  void rollback_quietly() noexcept;
 };
 
 /// A db::error from a SQLite result code and the connection's message.

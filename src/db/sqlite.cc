@@ -176,7 +176,7 @@ void worker_group::run(connection_impl& c, sqlite_impl& owner) {
     // Safety net: a job must never leave its connection inside a transaction
     // (a stray "BEGIN" through execute()); roll back and report it.
     if (!sqlite3_get_autocommit(c.db)) {
-      sqlite3_exec(c.db, "ROLLBACK", nullptr, nullptr, nullptr);
+      c.rollback_quietly();
       if (!j->error)
         j->error = std::make_exception_ptr(
             error(SQLITE_MISUSE, "db: a statement left a transaction open and was rolled back; "
@@ -265,7 +265,7 @@ void migrate(connection_impl& c, const std::vector<std::string>& scripts) {
       }
       c.exec("COMMIT");
     } catch (const error& e) {
-      if (!sqlite3_get_autocommit(c.db)) sqlite3_exec(c.db, "ROLLBACK", nullptr, nullptr, nullptr);
+      if (!sqlite3_get_autocommit(c.db)) c.rollback_quietly();
       throw error(e.code(), fmt::format("db: migration {} failed: {}", version, e.what()), e.constraint());
     }
   }
@@ -343,6 +343,23 @@ sqlite::stats sqlite::statistics() const noexcept {
   auto add = [&](const detail::connection_impl& c) {
     s.prepared += c.prepared.load(std::memory_order_relaxed);
     s.cache_hits += c.hits.load(std::memory_order_relaxed);
+  };
+  add(*impl_->writer);
+  for (auto& r : impl_->readers) add(*r);
+  return s;
+}
+
+sqlite::statement_counts sqlite::executed() const noexcept {
+  statement_counts s;
+  auto add = [&](const detail::connection_impl& c) {
+    auto n = [&](detail::statement_kind k) {
+      return c.executed[static_cast<std::size_t>(k)].load(std::memory_order_relaxed);
+    };
+    s.selects += n(detail::statement_kind::select);
+    s.inserts += n(detail::statement_kind::insert);
+    s.updates += n(detail::statement_kind::update);
+    s.deletes += n(detail::statement_kind::del);
+    s.others += n(detail::statement_kind::other);
   };
   add(*impl_->writer);
   for (auto& r : impl_->readers) add(*r);

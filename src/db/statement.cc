@@ -4,6 +4,7 @@
 // message naming the column instead of yielding a silently wrong value.
 
 #include <cstring>
+#include <optional>
 #include <string>
 
 #include <fmt/format.h>
@@ -105,18 +106,134 @@ statement& connection_impl::prepare(std::string_view sql, bool count_hit) {
   }
   prepared.fetch_add(1, std::memory_order_relaxed);
   if (cache.size() >= cache_limit) cache.clear();  // rare: the SQL set of an app is small and fixed
-  auto st = std::make_unique<statement>(s, std::string(sql));
+  auto st = std::make_unique<statement>(s, std::string(sql), executed[static_cast<std::size_t>(kind_of(sql))]);
   auto& ref = *st;
   cache.emplace(std::string(sql), std::move(st));
   return ref;
 }
 
 void connection_impl::exec(std::string_view sql) {
-  std::string text(sql);  // sqlite3_exec needs a NUL-terminated string
-  char* msg = nullptr;
-  int rc = sqlite3_exec(db, text.c_str(), nullptr, nullptr, &msg);
-  sqlite3_free(msg);
-  if (rc != SQLITE_OK) throw make_error(db, rc);
+  // sqlite3_exec's loop, written out so that each statement of the script
+  // is counted by its kind like a prepared one.
+  const char* p = sql.data();
+  const char* end = p + sql.size();
+  while (p < end) {
+    sqlite3_stmt* s = nullptr;
+    const char* tail = nullptr;
+    int rc = sqlite3_prepare_v2(db, p, static_cast<int>(end - p), &s, &tail);
+    if (rc != SQLITE_OK) {
+      sqlite3_finalize(s);
+      throw make_error(db, rc);
+    }
+    std::string_view text(p, static_cast<std::size_t>(tail - p));
+    p = tail;
+    if (!s) continue;  // only whitespace or a comment was left
+    count_execution(executed[static_cast<std::size_t>(kind_of(text))]);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    }
+    if (rc != SQLITE_DONE) {
+      error e = make_error(db, rc);  // before finalize, which may reset the message
+      sqlite3_finalize(s);
+      throw e;
+    }
+    sqlite3_finalize(s);
+  }
+}
+
+void connection_impl::rollback_quietly() noexcept {
+  count_execution(executed[static_cast<std::size_t>(statement_kind::other)]);
+  sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+}
+
+// ---- statement kinds -------------------------------------------------------
+
+namespace {
+
+bool is_word_char(char c) noexcept {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+         static_cast<unsigned char>(c) >= 0x80;
+}
+
+bool equals_keyword(std::string_view word, std::string_view upper) noexcept {
+  if (word.size() != upper.size()) return false;
+  for (std::size_t i = 0; i < word.size(); ++i) {
+    char c = word[i];
+    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+    if (c != upper[i]) return false;
+  }
+  return true;
+}
+
+/// Skips whitespace and `--` / `/* */` comments from `i`.
+std::size_t skip_space(std::string_view s, std::size_t i) noexcept {
+  while (i < s.size()) {
+    char c = s[i];
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v') {
+      ++i;
+    } else if (c == '-' && i + 1 < s.size() && s[i + 1] == '-') {
+      i = s.find('\n', i);
+      if (i == std::string_view::npos) return s.size();
+    } else if (c == '/' && i + 1 < s.size() && s[i + 1] == '*') {
+      i = s.find("*/", i + 2);
+      if (i == std::string_view::npos) return s.size();
+      i += 2;
+    } else {
+      break;
+    }
+  }
+  return i;
+}
+
+/// The kind a keyword starts, or nullopt for any other word.
+std::optional<statement_kind> kind_of_keyword(std::string_view w) noexcept {
+  if (equals_keyword(w, "SELECT") || equals_keyword(w, "VALUES")) return statement_kind::select;
+  if (equals_keyword(w, "INSERT") || equals_keyword(w, "REPLACE")) return statement_kind::insert;
+  if (equals_keyword(w, "UPDATE")) return statement_kind::update;
+  if (equals_keyword(w, "DELETE")) return statement_kind::del;
+  return std::nullopt;
+}
+
+}  // namespace
+
+statement_kind kind_of(std::string_view sql) noexcept {
+  std::size_t i = skip_space(sql, 0);
+  std::size_t j = i;
+  while (j < sql.size() && is_word_char(sql[j])) ++j;
+  std::string_view first = sql.substr(i, j - i);
+  if (auto k = kind_of_keyword(first)) return *k;
+  if (!equals_keyword(first, "WITH")) return statement_kind::other;
+  // WITH [RECURSIVE] name [(columns)] AS [[NOT] MATERIALIZED] (body), ...
+  // then the statement proper. Every CTE body and column list is in
+  // parentheses, so the first of the keywords above outside parentheses
+  // (and outside quotes and comments) is the statement's.
+  int depth = 0;
+  for (i = j; i < sql.size();) {
+    i = skip_space(sql, i);
+    if (i >= sql.size()) break;
+    char c = sql[i];
+    if (c == '\'' || c == '"' || c == '`' || c == '[') {
+      char close = c == '[' ? ']' : c;
+      std::size_t e = sql.find(close, i + 1);  // a doubled quote is two quoted runs: same result
+      if (e == std::string_view::npos) break;
+      i = e + 1;
+    } else if (c == '(') {
+      ++depth;
+      ++i;
+    } else if (c == ')') {
+      --depth;
+      ++i;
+    } else if (is_word_char(c)) {
+      j = i;
+      while (j < sql.size() && is_word_char(sql[j])) ++j;
+      if (depth == 0) {
+        if (auto k = kind_of_keyword(sql.substr(i, j - i))) return *k;
+      }
+      i = j;
+    } else {
+      ++i;
+    }
+  }
+  return statement_kind::other;
 }
 
 // ---- binding ---------------------------------------------------------------
@@ -152,6 +269,10 @@ void throw_param_range(statement& st, int i) {
 // ---- reading ---------------------------------------------------------------
 
 bool step(statement& st) {
+  // A step on a statement that is not running (just prepared, reset, or
+  // run to completion) starts an execution: count it there, once, however
+  // many rows follow and whether or not it then fails.
+  if (!sqlite3_stmt_busy(st.stmt)) count_execution(*st.executions);
   int rc = sqlite3_step(st.stmt);
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;

@@ -458,6 +458,26 @@ class sqlite : public std::enable_shared_from_this<sqlite> {
     std::uint64_t cache_hits = 0;  ///< executions that reused a cached statement
   };
 
+  /// Statements executed, by kind, summed over all connections (see
+  /// `executed()`). The kind is the statement's leading keyword (after
+  /// whitespace and comments; for `WITH`, the keyword after the common
+  /// table expressions).
+  struct statement_counts {
+    std::uint64_t selects = 0;  ///< SELECT, VALUES
+    std::uint64_t inserts = 0;  ///< INSERT, REPLACE
+    std::uint64_t updates = 0;  ///< UPDATE
+    std::uint64_t deletes = 0;  ///< DELETE
+    std::uint64_t others = 0;   ///< the rest: BEGIN, COMMIT, ROLLBACK, PRAGMA, CREATE, ...
+
+    std::uint64_t total() const noexcept { return selects + inserts + updates + deletes + others; }
+    /// The counts of `a` minus those of `b` (`after - before` gives what ran in between).
+    friend statement_counts operator-(const statement_counts& a, const statement_counts& b) noexcept {
+      return {a.selects - b.selects, a.inserts - b.inserts, a.updates - b.updates, a.deletes - b.deletes,
+              a.others - b.others};
+    }
+    friend bool operator==(const statement_counts&, const statement_counts&) = default;
+  };
+
   /// A connection as seen from the db thread that owns it: synchronous calls
   /// with the same binding and mapping as the awaitables. Handed to
   /// `transaction` bodies; valid only during the call that received it.
@@ -611,6 +631,25 @@ class sqlite : public std::enable_shared_from_this<sqlite> {
 
   /// Statement-cache counters (relaxed atomics; approximate while running).
   stats statistics() const noexcept;
+
+  /// Statements executed since open, by kind, over the writer and every
+  /// reader (the migrations and pragmas run at open included). A statement
+  /// counts once per execution -- when its first step runs after a prepare
+  /// or reset -- not once per row, and whether it then succeeds or fails;
+  /// each statement of an `execute_script` (or a migration) counts, and so
+  /// do the BEGIN / COMMIT / ROLLBACK that `transaction` and `read` issue
+  /// (as `others`). Each connection keeps its own counters, written only by
+  /// its db thread (relaxed atomics, no lock and no read-modify-write on the
+  /// query path); this sums them. While jobs run the sum can trail by the
+  /// statements in flight; once every awaited call has resumed it is exact,
+  /// so `after - before` around a batch of requests counts that batch.
+  ///
+  /// \code
+  ///   auto before = db->executed();
+  ///   co_await db->execute("UPDATE t SET x = 1 WHERE id = ?", 7);
+  ///   assert((db->executed() - before).updates == 1);
+  /// \endcode
+  statement_counts executed() const noexcept;
 
   /// The options the database was opened with.
   const options& config() const noexcept;

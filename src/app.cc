@@ -43,6 +43,7 @@ struct target_parts {
 
 target_parts split_target(std::string_view target) noexcept {
   target_parts t;
+  bool root = false;  // an absolute form without a path: "http://host" or "http://host?q"
   if (target.empty() || target[0] != '/') {
     std::size_t colon = target.find("://");
     bool absolute = colon != std::string_view::npos &&
@@ -54,22 +55,16 @@ target_parts split_target(std::string_view target) noexcept {
     }
     std::string_view rest = target.substr(colon + 3);
     std::size_t end = rest.find_first_of("/?#");
-    if (end == 0 || rest.substr(0, end).find('@') != std::string_view::npos) {  // no host, or userinfo (RFC 9110 4.2.4)
+    std::string_view host = rest.substr(0, end);
+    if (host.empty() || host.find('@') != std::string_view::npos) {  // no host, or userinfo (RFC 9110 4.2.4)
       t.ok = false;
       return t;
     }
     target = end == std::string_view::npos ? std::string_view() : rest.substr(end);
-    if (target.empty() || target[0] != '/') {
-      // "http://host" or "http://host?q": the path is "/".
-      std::size_t q = target.find('?');
-      t.path = "/";
-      if (q != std::string_view::npos) t.query = target.substr(q + 1);
-      if (std::size_t h = t.query.find('#'); h != std::string_view::npos) t.query = t.query.substr(0, h);
-      return t;
-    }
+    root = target.empty() || target[0] != '/';
   }
   std::size_t q = target.find('?');
-  t.path = target.substr(0, q);
+  t.path = root ? std::string_view("/") : target.substr(0, q);
   if (q != std::string_view::npos) t.query = target.substr(q + 1);
   if (std::size_t h = t.query.find('#'); h != std::string_view::npos) t.query = t.query.substr(0, h);
   if (std::size_t h = t.path.find('#'); h != std::string_view::npos) t.path = t.path.substr(0, h);

@@ -132,7 +132,8 @@ TEST_CASE("RFC 9112 3.2.2: an absolute-form target is routed on its path", "[htt
   CHECK(root.at(0).status == 404);
   CHECK_FALSE(c.closed());
   // Other schemes, userinfo and a missing host are not origin-server targets.
-  for (const char* t : {"ftp://localhost/plaintext", "http:///plaintext", "http://user@localhost/plaintext",
+  for (const char* t : {"ftp://localhost/plaintext", "http:///plaintext", "http://", "http://?q",
+                        "http://user@localhost/plaintext",
                         "localhost/plaintext"}) {
     INFO(t);
     client d(app);

@@ -12,7 +12,6 @@
 
 #include <llhttp.h>
 
-#include <algorithm>
 #include <charconv>
 #include <cstdint>
 #include <cstring>
@@ -93,6 +92,13 @@ void for_each_token(std::string_view v, F&& f) {
   }
 }
 
+// for_each_token over every field of that name.
+template <class F>
+void for_each_token_of(const request_slot& slot, std::string_view name, F&& f) {
+  for (const header& h : slot.headers)
+    if (h.name.size() == name.size() && iequals(h.name, name)) for_each_token(h.value, f);
+}
+
 // RFC 3986 uri-host [ ":" port ]: reg-name, IPv4 or an IP literal in
 // brackets, then digits. Anything else (spaces, '/', '@', controls) is not a
 // Host a server can route on.
@@ -125,8 +131,7 @@ int callbacks::check_framing(request_slot& slot, llhttp_t& p, session::parser_st
   // have none), with a value that is a host.
   if (slot.host_count > 1) return user_error(&ps, 400, "a request must not have more than one Host header");
   if (slot.host_count == 0 && !http10) return user_error(&ps, 400, "an HTTP/1.1 request needs a Host header");
-  if (slot.host_count == 1 && !valid_host(slot.host_at < 255 ? slot.headers[slot.host_at].value
-                                                              : *slot.req.header("host")))
+  if (slot.host_count == 1 && !valid_host(slot.headers[slot.host_at].value))
     return user_error(&ps, 400, "the Host header is not a valid host");
   // RFC 9112 6.1: Transfer-Encoding in an HTTP/1.0 request means faulty
   // framing: refuse it and close.
@@ -149,26 +154,18 @@ int callbacks::check_framing(request_slot& slot, llhttp_t& p, session::parser_st
   // misses "close" followed by whitespace.
   bool close = false, keep_alive = false;
   if (slot.has_connection) {
-    for (std::size_t i = 0; i < slot.headers.size(); ++i) {
-      const header& h = slot.headers[i];
-      if (h.name.size() != 10 || !iequals(h.name, "connection")) continue;
-      for_each_token(h.value, [&](std::string_view t) {
-        if (iequals(t, "close")) close = true;
-        else if (iequals(t, "keep-alive")) keep_alive = true;
-      });
-    }
+    for_each_token_of(slot, "connection", [&](std::string_view t) {
+      if (iequals(t, "close")) close = true;
+      else if (iequals(t, "keep-alive")) keep_alive = true;
+    });
   }
   slot.keep_alive = !close && (!http10 || keep_alive);
   // A body in a content coding we cannot decode: 415 with Accept-Encoding
   // (RFC 9110 15.5.16), answered by the app once the body is read.
   if (slot.has_content_encoding && ((p.flags & F_CHUNKED) || ((p.flags & F_CONTENT_LENGTH) && p.content_length))) {
-    for (std::size_t i = 0; i < slot.headers.size(); ++i) {
-      const header& h = slot.headers[i];
-      if (h.name.size() != 16 || !iequals(h.name, "content-encoding")) continue;
-      for_each_token(h.value, [&](std::string_view t) {
-        if (!iequals(t, "identity")) slot.unsupported_encoding = true;
-      });
-    }
+    for_each_token_of(slot, "content-encoding", [&](std::string_view t) {
+      if (!iequals(t, "identity")) slot.unsupported_encoding = true;
+    });
   }
   return 0;
 }
@@ -264,7 +261,7 @@ int callbacks::on_header_field(llhttp_t* p, const char* at, std::size_t n) {
     case 4:
       if (iequals({at, n}, "host") && slot.host_count < 2) {
         ++slot.host_count;
-        slot.host_at = static_cast<std::uint8_t>(std::min<std::size_t>(slot.headers.size() - 1, 255));
+        slot.host_at = slot.headers.size() - 1;
       }
       break;
     case 6:
@@ -403,7 +400,6 @@ int callbacks::on_message_complete(llhttp_t* p) {
   } else if (ps.body_begin) {
     slot.set_body({ps.body_begin, ps.body_len});
   }
-  (void)p;
   return HPE_PAUSED;
 }
 

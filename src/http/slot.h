@@ -59,7 +59,7 @@ struct request_slot {
   bool has_transfer_encoding = false;
   bool unsupported_encoding = false;  // a body with a Content-Encoding we do not decode: 415
   std::uint8_t host_count = 0;  // Host fields seen (RFC 9112 3.2: exactly one in HTTP/1.1)
-  std::uint8_t host_at = 0;     // index of the first in `headers` (255: further than that)
+  std::size_t host_at = 0;      // index of the first in `headers`
   bool chunked = false;
 
   request_slot() = default;

@@ -67,7 +67,6 @@ target_parts split_target(std::string_view target) noexcept {
   t.path = root ? std::string_view("/") : target.substr(0, q);
   if (q != std::string_view::npos) t.query = target.substr(q + 1);
   if (std::size_t h = t.query.find('#'); h != std::string_view::npos) t.query = t.query.substr(0, h);
-  if (std::size_t h = t.path.find('#'); h != std::string_view::npos) t.path = t.path.substr(0, h);
   return t;
 }
 

@@ -12,6 +12,7 @@
 
 #include <llhttp.h>
 
+#include <array>
 #include <charconv>
 #include <cstdint>
 #include <cstring>
@@ -99,25 +100,32 @@ void for_each_token_of(const request_slot& slot, std::string_view name, F&& f) {
     if (h.name.size() == name.size() && iequals(h.name, name)) for_each_token(h.value, f);
 }
 
-// RFC 3986 uri-host [ ":" port ]: reg-name, IPv4 or an IP literal in
-// brackets, then digits. Anything else (spaces, '/', '@', controls) is not a
-// Host a server can route on.
+// RFC 3986 uri-host [ ":" port ]: reg-name (unreserved, pct-encoded,
+// sub-delims), IPv4 or an IP literal in brackets, then digits. Anything else
+// (spaces, '/', '@', controls) is not a Host a server can route on.
+constexpr auto host_chars = [] {
+  std::array<bool, 256> t{};
+  for (int c = '0'; c <= '9'; ++c) t[c] = true;
+  for (int c = 'a'; c <= 'z'; ++c) t[c] = t[c - 32] = true;
+  for (unsigned char c : std::string_view("-._~%!$&'()*+,;=:[]")) t[c] = true;
+  return t;
+}();
+
+// No early exit: a table lookup per byte, once per request.
 bool valid_host(std::string_view h) noexcept {
-  for (unsigned char c : h) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-    if (!ok) {
-      switch (c) {
-        case '-': case '.': case '_': case '~': case '%': case '!': case '$': case '&': case '\'':
-        case '(': case ')': case '*': case '+': case ',': case ';': case '=': case ':': case '[': case ']':
-          ok = true;
-          break;
-        default:
-          break;
-      }
-    }
-    if (!ok) return false;
-  }
-  return true;
+  bool ok = true;
+  for (unsigned char c : h) ok &= host_chars[c];
+  return ok;
+}
+
+// A 4-byte field name against a lower-case, letters-only literal, in one
+// comparison: for a lower-case letter x, (c | 0x20) == x only when c is x or
+// its upper case.
+inline bool is_name4(const char* at, const char (&lower)[5]) noexcept {
+  std::uint32_t a, b;
+  std::memcpy(&a, at, 4);
+  std::memcpy(&b, lower, 4);
+  return (a | 0x20202020u) == b;
 }
 
 }  // namespace
@@ -259,7 +267,7 @@ int callbacks::on_header_field(llhttp_t* p, const char* at, std::size_t n) {
   // length test first keeps this off the path of every other field.
   switch (n) {
     case 4:
-      if (iequals({at, n}, "host") && slot.host_count < 2) {
+      if (is_name4(at, "host") && slot.host_count < 2) {
         ++slot.host_count;
         slot.host_at = slot.headers.size() - 1;
       }
